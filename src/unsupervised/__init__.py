@@ -1,0 +1,8 @@
+"""unsupervised: the library behind the book, one module per section of the chapter.
+
+Modules: ``density`` (density estimation), ``datasets`` (offline data),
+``plotting`` (figures shared by chapters), ``exercises`` (answer checkers),
+``book`` (helpers for notebooks: glue that also works outside the book build).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,201 @@
+"""Offline data for the chapters: nothing here downloads anything.
+
+- ``GaussianMixture``: a known density in any dimension, to sample from and to compare
+  estimates against (density estimation chapter).
+- ``ring_of_gaussians`` / ``ring_modes``: the ring of 8 Gaussians (GAN chapter).
+- ``load_digits_array``: scikit-learn's 1,797 8x8 digit images (autoencoders, VAE, GAN).
+- ``image_patches``: patches of the two photographs shipped with scikit-learn (sparse coding).
+
+Data matrices have shape (N, d), one sample per row. Randomness only through ``seed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+from .density import _check_data, _cholesky, gaussian_log_likelihood
+
+__all__ = [
+    "GaussianMixture",
+    "ring_modes",
+    "ring_of_gaussians",
+    "load_digits_array",
+    "image_patches",
+]
+
+
+def _check_count(value, name, minimum=1):
+    if isinstance(value, bool) or not float(value).is_integer() or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+class GaussianMixture:
+    """A mixture of K Gaussians: p(x) = sum_k w_k N(x | mu_k, Sigma_k), a known density.
+
+    Parameters
+    ----------
+    weights : array of shape (K,), non-negative, summing to 1 (within 1e-8)
+    means : array of shape (K, d); a 1-D array of shape (K,) means K components in d = 1
+    covs : array of shape (K, d, d), each symmetric positive definite; for d = 1 also
+        accepted: shape (K,) or (K, 1) of variances
+
+    Attributes
+    ----------
+    weights, means, covs : the parameters with shapes (K,), (K, d), (K, d, d)
+    n_components, n_features : K and d
+    """
+
+    def __init__(self, weights, means, covs):
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim != 1 or weights.size < 1 or not np.all(np.isfinite(weights)):
+            raise ValueError(f"weights must be a finite 1-D array of shape (K,); got shape {weights.shape}")
+        if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-8:
+            raise ValueError(f"weights must be non-negative and sum to 1; got sum {weights.sum()!r}")
+        K = weights.size
+
+        means = np.asarray(means, dtype=np.float64)
+        if means.ndim == 1:
+            means = means.reshape(-1, 1)
+        if means.ndim != 2 or means.shape[0] != K or not np.all(np.isfinite(means)):
+            raise ValueError(f"means must be a finite array of shape (K={K}, d); got shape {means.shape}")
+        d = means.shape[1]
+
+        covs = np.asarray(covs, dtype=np.float64)
+        if d == 1 and covs.shape in ((K,), (K, 1)):
+            covs = covs.reshape(K, 1, 1)
+        if covs.shape != (K, d, d):
+            raise ValueError(f"covs must have shape (K={K}, d={d}, d={d}); got shape {covs.shape}")
+        self._cholesky = np.stack([_cholesky(c, d, name="covs") for c in covs])
+
+        self.weights, self.means, self.covs = weights, means, covs
+        self.n_components, self.n_features = K, d
+
+    def sample(self, n, seed=0, return_labels=False):
+        """Draw n samples: array of shape (n, d) (and the component index of each, shape (n,)).
+
+        Each sample picks component k with probability w_k, then x = mu_k + L_k z with
+        Sigma_k = L_k L_k^T and z standard normal.
+        """
+        n = _check_count(n, "n", minimum=0)
+        rng = np.random.default_rng(seed)
+        labels = rng.choice(self.n_components, size=n, p=self.weights)
+        z = rng.standard_normal((n, self.n_features))
+        X = self.means[labels] + np.einsum("nij,nj->ni", self._cholesky[labels], z)
+        return (X, labels) if return_labels else X
+
+    def log_pdf(self, X):
+        """log p(x) = logsumexp_k(log w_k + log N(x | mu_k, Sigma_k)); X (N, d) -> (N,)."""
+        X = _check_data(X, n_features=self.n_features)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights)
+        terms = np.stack(
+            [gaussian_log_likelihood(X, m, c) for m, c in zip(self.means, self.covs)], axis=1
+        )
+        return logsumexp(terms + log_w, axis=1)
+
+    def pdf(self, X):
+        """p(x) for X of shape (N, d): array of shape (N,)."""
+        return np.exp(self.log_pdf(X))
+
+
+def ring_modes(n_modes=8, radius=2.0):
+    """Centres of the ring of Gaussians: n_modes points evenly spaced on a circle.
+
+    Mode j sits at radius * (cos(2 pi j / n_modes), sin(2 pi j / n_modes)).
+    Returns an array of shape (n_modes, 2).
+    """
+    n_modes = _check_count(n_modes, "n_modes")
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a positive finite number; got {radius!r}")
+    angles = 2.0 * np.pi * np.arange(n_modes) / n_modes
+    return radius * np.column_stack([np.cos(angles), np.sin(angles)])
+
+
+def ring_of_gaussians(n, n_modes=8, radius=2.0, std=0.02, seed=0):
+    """Samples from an equal-weight mixture of isotropic Gaussians centred on ``ring_modes``.
+
+    Returns
+    -------
+    X : array of shape (n, 2)
+    mode_index : int array of shape (n,), the mode each sample was drawn from
+    """
+    n = _check_count(n, "n", minimum=0)
+    if not (np.isfinite(std) and std >= 0):
+        raise ValueError(f"std must be a non-negative finite number; got {std!r}")
+    modes = ring_modes(n_modes, radius)
+    rng = np.random.default_rng(seed)
+    mode_index = rng.integers(len(modes), size=n)
+    X = modes[mode_index] + std * rng.standard_normal((n, 2))
+    return X, mode_index
+
+
+def load_digits_array(scale="unit"):
+    """scikit-learn's 8x8 digits as a float matrix (ships with scikit-learn, no download).
+
+    Parameters
+    ----------
+    scale : "unit" (pixel values / 16, in [0, 1]) or "raw" (the original 0..16)
+
+    Returns
+    -------
+    X : float64 array of shape (1797, 64), each row an 8x8 image in row-major order
+    y : int array of shape (1797,), the digit labels 0..9
+    """
+    from sklearn.datasets import load_digits
+
+    if scale not in ("unit", "raw"):
+        raise ValueError(f"scale must be 'unit' or 'raw'; got {scale!r}")
+    digits = load_digits()
+    X = digits.data.astype(np.float64)
+    if scale == "unit":
+        X = X / 16.0
+    return X, digits.target.astype(np.int64)
+
+
+def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True):
+    """Random square patches of the two photographs shipped with scikit-learn.
+
+    The images (china.jpg, flower.jpg from ``sklearn.datasets.load_sample_images``) are
+    scaled to [0, 1]; with ``grey=True`` each pixel is the mean of its R, G, B values.
+    About half of the patches come from each image (extract_patches_2d with a random_state
+    derived from ``seed``), then the rows are shuffled.
+
+    Parameters
+    ----------
+    n_patches : int >= 1
+    patch_size : int >= 1, side of a patch in pixels
+    seed : seed of the random generator
+    grey : bool, grey levels (True) or RGB (False)
+    remove_mean : bool, subtract each patch's mean (over all its values) from it
+
+    Returns
+    -------
+    patches : float64 array of shape (n_patches, patch_size**2) if grey,
+        else (n_patches, patch_size**2 * 3) (pixel-major, RGB innermost)
+    """
+    from sklearn.datasets import load_sample_images
+    from sklearn.feature_extraction.image import extract_patches_2d
+
+    n_patches = _check_count(n_patches, "n_patches")
+    patch_size = _check_count(patch_size, "patch_size")
+    images = [img.astype(np.float64) / 255.0 for img in load_sample_images().images]
+    if grey:
+        images = [img.mean(axis=2) for img in images]
+    if patch_size > min(min(img.shape[:2]) for img in images):
+        raise ValueError(f"patch_size must not exceed the image size; got {patch_size}")
+    rng = np.random.default_rng(seed)
+    per_image = [n_patches // 2, n_patches - n_patches // 2]
+    parts = []
+    for img, count in zip(images, per_image):
+        if count == 0:
+            continue
+        patches = extract_patches_2d(
+            img, (patch_size, patch_size), max_patches=count, random_state=int(rng.integers(2**31))
+        )
+        parts.append(patches.reshape(count, -1))
+    X = np.concatenate(parts, axis=0)[rng.permutation(n_patches)]
+    if remove_mean:
+        X = X - X.mean(axis=1, keepdims=True)
+    return X

@@ -1,0 +1,465 @@
+"""Density estimation: parametric (Gaussian maximum likelihood) and non-parametric
+(histogram, Parzen window, k nearest neighbours).
+
+Formula IDs (see the book's formula index):
+
+- DE1  log p(D | theta) = sum_n log p(x^(n) | theta)
+- DE2  theta_ML = argmax_theta sum_n log p(x^(n) | theta)
+- DE4  P_K = C(N, K) P^K (1 - P)^(N - K)   (the source prints the exponent 1 - K)
+- DE6  p(x) ~= K / (N V) for a small region of volume V
+- DE7  hypercube kernel phi(u) = 1 if |u_i| < 1/2 for all i, else 0
+- DE8  K = sum_n phi((x^(n) - x) / h)
+- DE9  p(x) = K / (N h^d)
+- DE10 kNN: choose V so that the region holds k samples, p(x) = k / (N V)
+
+Conventions: a data matrix ``X`` has shape (N, d), one sample per row; query points
+``Q`` have shape (M, d). Every estimator has ``fit(X)`` (returns ``self``),
+``log_density(Q)`` and ``density(Q)``, both of shape (M,), with
+``density(Q) == exp(log_density(Q))`` and ``log_density = -inf`` where the density is 0.
+1-D data must be passed as a column, ``x.reshape(-1, 1)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.linalg import solve_triangular
+from scipy.spatial import cKDTree
+from scipy.special import gammaln, xlog1py, xlogy
+from sklearn.exceptions import NotFittedError
+
+__all__ = [
+    "gaussian_mle",
+    "gaussian_log_likelihood",
+    "binomial_pmf",
+    "binomial_pmf_as_printed",
+    "hypercube_kernel",
+    "HistogramDensity",
+    "ParzenWindow",
+    "KNNDensity",
+]
+
+# Largest number of float64 entries in one chunk's (queries x training points)
+# matrix in the Gaussian Parzen window: 2e7 entries = 160 MB.
+_MAX_CHUNK_ENTRIES = 20_000_000
+
+
+# --------------------------------------------------------------------------- validation
+def _check_data(X, name="X", n_features=None):
+    """Return ``X`` as a finite float64 array of shape (N, d), N >= 1, or raise ValueError.
+
+    ``n_features``, if given, is the required number of columns d.
+    """
+    try:
+        A = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a numeric array of shape (N, d); got {X!r:.80}") from err
+    if A.ndim != 2:
+        hint = " (for 1-D data pass x.reshape(-1, 1))" if A.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array of shape (N, d){hint}; got shape {A.shape}")
+    if A.shape[0] < 1 or A.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one row and one column; got shape {A.shape}")
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    if n_features is not None and A.shape[1] != n_features:
+        raise ValueError(
+            f"{name} must have {n_features} columns (the dimension of the training data); "
+            f"got shape {A.shape}"
+        )
+    return A
+
+
+def _check_positive(value, name):
+    """Return ``value`` as a float, or raise ValueError unless it is finite and > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}") from err
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
+    return v
+
+
+def _check_fitted(estimator, attribute):
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} is not fitted yet; call fit(X) before density(Q)."
+        )
+
+
+def _log_ball_volume(d, log_r):
+    """Log volume of the Euclidean d-ball of radius r: log(pi^(d/2) / Gamma(d/2 + 1) r^d).
+
+    ``log_r`` is an array of log radii; returns an array of the same shape.
+    """
+    return 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1.0) + d * log_r
+
+
+# --------------------------------------------------------------------------- parametric
+def gaussian_mle(X):
+    """Maximum-likelihood mean and covariance of a Gaussian (DE2 for the Gaussian family).
+
+    theta_ML = argmax_theta sum_n log N(x^(n) | mu, Sigma) has the closed form
+    mu = (1/N) sum_n x^(n) and Sigma = (1/N) sum_n (x^(n) - mu)(x^(n) - mu)^T
+    (divide by N, not N - 1).
+
+    Parameters
+    ----------
+    X : array of shape (N, d)
+
+    Returns
+    -------
+    mean : array of shape (d,)
+    cov : array of shape (d, d)
+    """
+    X = _check_data(X)
+    mean = X.mean(axis=0)
+    centred = X - mean
+    cov = centred.T @ centred / X.shape[0]
+    return mean, cov
+
+
+def gaussian_log_likelihood(X, mean, cov):
+    """Per-sample Gaussian log density log N(x^(n) | mean, cov): the summands of DE1.
+
+    log N(x | mu, Sigma) = -(1/2) (d log(2 pi) + log det Sigma + (x - mu)^T Sigma^-1 (x - mu)),
+    evaluated with the Cholesky factor Sigma = L L^T (log det Sigma = 2 sum_i log L_ii,
+    and the quadratic form is ||L^-1 (x - mu)||^2). Summing the result gives the total
+    log-likelihood of DE1, which stays finite where the product of densities underflows.
+
+    Parameters
+    ----------
+    X : array of shape (N, d)
+    mean : array of shape (d,)
+    cov : array of shape (d, d), symmetric positive definite
+
+    Returns
+    -------
+    log_p : array of shape (N,)
+    """
+    X = _check_data(X)
+    d = X.shape[1]
+    mean = np.asarray(mean, dtype=np.float64)
+    if mean.shape != (d,) or not np.all(np.isfinite(mean)):
+        raise ValueError(f"mean must be a finite array of shape ({d},); got shape {mean.shape}")
+    L = _cholesky(cov, d)
+    z = solve_triangular(L, (X - mean).T, lower=True)  # (d, N)
+    log_det = 2.0 * np.sum(np.log(np.diag(L)))
+    return -0.5 * (d * np.log(2.0 * np.pi) + log_det + np.sum(z * z, axis=0))
+
+
+def _cholesky(cov, d, name="cov"):
+    """Lower Cholesky factor of a symmetric positive definite (d, d) matrix, or ValueError."""
+    C = np.asarray(cov, dtype=np.float64)
+    if C.shape != (d, d) or not np.all(np.isfinite(C)):
+        raise ValueError(f"{name} must be a finite array of shape ({d}, {d}); got shape {C.shape}")
+    if not np.allclose(C, C.T, rtol=1e-10, atol=1e-12 * np.max(np.abs(C), initial=0.0)):
+        raise ValueError(f"{name} must be symmetric")
+    try:
+        return np.linalg.cholesky(C)
+    except np.linalg.LinAlgError as err:
+        raise ValueError(f"{name} must be positive definite") from err
+
+
+# --------------------------------------------------------------------------- binomial
+def _check_binomial_args(k, n, p):
+    if isinstance(n, bool) or not float(n).is_integer() or n < 0:
+        raise ValueError(f"n must be a non-negative integer; got {n!r}")
+    n = int(n)
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must lie in [0, 1]; got {p!r}")
+    k_arr = np.asarray(k, dtype=np.float64)
+    if not np.all(np.isfinite(k_arr)) or not np.all(k_arr == np.round(k_arr)):
+        raise ValueError("k must contain integers")
+    if np.any(k_arr < 0) or np.any(k_arr > n):
+        raise ValueError(f"k must satisfy 0 <= k <= n = {n}")
+    return k_arr, n, p
+
+
+def _log_binomial_coefficient(n, k):
+    return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+
+
+def binomial_pmf(k, n, p):
+    """Binomial probability P_K = C(n, k) p^k (1 - p)^(n - k): DE4, corrected.
+
+    The source prints the exponent of (1 - P) as 1 - K; the correct exponent is N - K.
+    Computed in log space, log C(n, k) = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    plus k log p + (n - k) log(1 - p) (with 0 log 0 = 0), so n = 10^4 and beyond works.
+
+    Parameters
+    ----------
+    k : int or integer array of any shape, 0 <= k <= n
+    n : int >= 0, number of trials (N in the text)
+    p : float in [0, 1], success probability (P in the text)
+
+    Returns
+    -------
+    pmf : float array of the shape of ``k`` (a 0-d array becomes a float)
+    """
+    k, n, p = _check_binomial_args(k, n, p)
+    log_pmf = _log_binomial_coefficient(n, k) + xlogy(k, p) + xlog1py(n - k, -p)
+    return np.exp(log_pmf)[()]
+
+
+def binomial_pmf_as_printed(k, n, p):
+    """DE4 exactly as the source prints it: C(n, k) p^k (1 - p)^(1 - k). WRONG on purpose.
+
+    Kept so the book can show numerically that the printed formula is not a pmf
+    (it does not sum to 1 over k = 0..n). Same arguments and shapes as ``binomial_pmf``.
+    """
+    k, n, p = _check_binomial_args(k, n, p)
+    log_pmf = _log_binomial_coefficient(n, k) + xlogy(k, p) + xlog1py(1.0 - k, -p)
+    return np.exp(log_pmf)[()]
+
+
+# --------------------------------------------------------------------------- kernels
+def hypercube_kernel(u):
+    """Hypercube (box) kernel of DE7: phi(u) = 1 if |u_i| < 1/2 for every i, else 0.
+
+    The inequality is strict, as in the source text: a point exactly on the face of the
+    cube is outside. With u = (z - x) / h this says that z lies in the open cube of side h
+    centred at x.
+
+    Parameters
+    ----------
+    u : array of shape (..., d)
+
+    Returns
+    -------
+    phi : float array of shape (...,), values 0.0 or 1.0
+    """
+    u = np.asarray(u, dtype=np.float64)
+    if u.ndim < 1:
+        raise ValueError(f"u must have shape (..., d) with at least one axis; got shape {u.shape}")
+    if not np.all(np.isfinite(u)):
+        raise ValueError("u must contain only finite values (no NaN or inf)")
+    return np.all(np.abs(u) < 0.5, axis=-1).astype(np.float64)
+
+
+# --------------------------------------------------------------------------- estimators
+class _DensityEstimator:
+    """Shared part of the estimators: ``density`` from ``log_density`` and query checks."""
+
+    def density(self, Q):
+        """Estimated density p(x) at each query point: array of shape (M,) for Q of shape (M, d)."""
+        return np.exp(self.log_density(Q))
+
+    def _check_query(self, Q):
+        _check_fitted(self, "X_")
+        return _check_data(Q, name="Q", n_features=self.n_features_in_)
+
+    def _store_training_data(self, X):
+        X = _check_data(X)
+        self.X_ = X
+        self.n_samples_, self.n_features_in_ = X.shape
+        return X
+
+
+class HistogramDensity(_DensityEstimator):
+    """Histogram density estimate: DE6 with a fixed grid of cubic bins, V = bin_width^d.
+
+    The bins are the half-open cubes
+    [origin_i + j_i w, origin_i + (j_i + 1) w) for integer j, with w = bin_width, and
+    p(x) = K(x) / (N w^d), K(x) = number of training points in the bin that contains x.
+    Only occupied bins are stored (a dictionary from integer bin index to count), so any
+    dimension d works.
+
+    Parameters
+    ----------
+    bin_width : float > 0
+        Side w of every bin.
+    origin : array of shape (d,) or None
+        A corner of the grid. Default: the componentwise minimum of the training data.
+
+    Attributes (after fit)
+    ----------------------
+    origin_ : array of shape (d,)
+    counts_ : dict mapping a tuple of d bin indices to the number of training points
+    n_samples_, n_features_in_ : int, N and d
+    """
+
+    def __init__(self, bin_width, origin=None):
+        self.bin_width = _check_positive(bin_width, "bin_width")
+        self.origin = origin
+
+    def fit(self, X):
+        """Count the training points X (N, d) per bin. Returns self."""
+        X = self._store_training_data(X)
+        d = self.n_features_in_
+        if self.origin is None:
+            origin = X.min(axis=0)
+        else:
+            origin = np.asarray(self.origin, dtype=np.float64)
+            if origin.shape != (d,) or not np.all(np.isfinite(origin)):
+                raise ValueError(
+                    f"origin must be a finite array of shape ({d},); got shape {origin.shape}"
+                )
+        self.origin_ = origin
+        index = self._bin_index(X)
+        if np.any(np.abs(index) > 2.0**62):
+            raise ValueError("bin_width is too small for the range of X: bin indices overflow")
+        keys, counts = np.unique(index.astype(np.int64), axis=0, return_counts=True)
+        self.counts_ = {tuple(key): int(c) for key, c in zip(keys.tolist(), counts)}
+        return self
+
+    def _bin_index(self, A):
+        """Float bin indices floor((A - origin) / w), shape (M, d)."""
+        return np.floor((A - self.origin_) / self.bin_width)
+
+    def bin_counts(self, Q):
+        """Number of training points K in the bin of each query point: int array of shape (M,)."""
+        Q = self._check_query(Q)
+        index = self._bin_index(Q)
+        inside = np.all(np.abs(index) <= 2.0**62, axis=1)  # farther bins are empty anyway
+        counts = np.zeros(Q.shape[0], dtype=np.int64)
+        keys = index[inside].astype(np.int64).tolist()
+        counts[inside] = [self.counts_.get(tuple(key), 0) for key in keys]
+        return counts
+
+    def log_density(self, Q):
+        """log p(x) = log K - log N - d log w (DE6), -inf in empty bins; shape (M,)."""
+        counts = self.bin_counts(Q)
+        with np.errstate(divide="ignore"):
+            log_k = np.log(counts.astype(np.float64))
+        return log_k - np.log(self.n_samples_) - self.n_features_in_ * np.log(self.bin_width)
+
+
+class ParzenWindow(_DensityEstimator):
+    """Parzen window (kernel density) estimate with a hypercube or a Gaussian kernel.
+
+    ``kernel="hypercube"`` (DE7, DE8, DE9): p(x) = K / (N h^d), where
+    K = sum_n phi((x^(n) - x) / h) is the number of training points with
+    |x^(n)_i - x_i| < h/2 for every i (strict inequality), and h is the side of the cube.
+    The count uses a k-d tree (scipy.spatial.cKDTree) in the max-norm.
+
+    ``kernel="gaussian"``: DE9 with phi replaced by a Gaussian,
+    p(x) = (1/N) sum_n N(x | x^(n), h^2 I), so h is the kernel's standard deviation, exactly
+    as ``sklearn.neighbors.KernelDensity(bandwidth=h)``. The estimate is exact (no tree
+    approximation): log p(x) = logsumexp_n(-||x - x^(n)||^2 / (2 h^2)) - log N
+    - (d/2) log(2 pi h^2), evaluated in float64 with torch, queries in chunks so a chunk's
+    (queries x N) matrix holds at most 2e7 entries (160 MB) unless ``chunk_size`` is given.
+    The squared distance is expanded as ||x||^2 + ||y||^2 - 2 x.y after centring both sets
+    on the training mean; the rounding error of log p is then about
+    1e-16 (||x - c||^2 + ||x^(n) - c||^2) / h^2 in absolute terms, far below 1e-10 for data
+    of moderate spread relative to h.
+
+    Parameters
+    ----------
+    h : float > 0
+        Cube side (hypercube) or kernel standard deviation (gaussian).
+    kernel : "hypercube" or "gaussian"
+    chunk_size : int >= 1 or None
+        Number of query points per chunk (gaussian kernel only).
+    """
+
+    _KERNELS = ("hypercube", "gaussian")
+
+    def __init__(self, h, kernel="hypercube", chunk_size=None):
+        self.h = _check_positive(h, "h")
+        if kernel not in self._KERNELS:
+            raise ValueError(f"kernel must be one of {self._KERNELS}; got {kernel!r}")
+        self.kernel = kernel
+        if chunk_size is not None and (
+            isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1
+        ):
+            raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
+        self.chunk_size = None if chunk_size is None else int(chunk_size)
+
+    def fit(self, X):
+        """Store the training points X (N, d) (and build a k-d tree for the hypercube). Returns self."""
+        X = self._store_training_data(X)
+        if self.kernel == "hypercube":
+            self.tree_ = cKDTree(X)
+        return self
+
+    def window_counts(self, Q):
+        """K of DE8 for the hypercube kernel: training points in the open cube of side h
+        centred at each query point. Q (M, d) -> int array of shape (M,)."""
+        if self.kernel != "hypercube":
+            raise ValueError(f"window_counts needs kernel='hypercube'; this one is {self.kernel!r}")
+        Q = self._check_query(Q)
+        # query_ball_point keeps distances <= r; the largest float below h/2 makes it "< h/2".
+        radius = np.nextafter(self.h / 2.0, 0.0)
+        counts = self.tree_.query_ball_point(Q, r=radius, p=np.inf, return_length=True)
+        return np.asarray(counts, dtype=np.int64)
+
+    def log_density(self, Q):
+        """log p(x) at each query point, shape (M,) for Q of shape (M, d); -inf where p = 0."""
+        if self.kernel == "hypercube":
+            counts = self.window_counts(Q)
+            with np.errstate(divide="ignore"):
+                log_k = np.log(counts.astype(np.float64))
+            return log_k - np.log(self.n_samples_) - self.n_features_in_ * np.log(self.h)
+        Q = self._check_query(Q)
+        return self._gaussian_log_density(Q)
+
+    def _gaussian_log_density(self, Q):
+        N, d = self.X_.shape
+        h2 = self.h * self.h
+        centre = self.X_.mean(axis=0)
+        X = torch.from_numpy(self.X_ - centre)
+        Qc = torch.from_numpy(Q - centre)
+        # -||x - y||^2 / (2 h^2) = (x.y - ||y||^2 / 2) / h^2 - ||x||^2 / (2 h^2):
+        # the last term does not depend on the training point y and leaves the logsumexp.
+        bias = (-0.5 / h2) * (X * X).sum(dim=1)
+        chunk = self.chunk_size or max(1, _MAX_CHUNK_ENTRIES // N)
+        out = torch.empty(Q.shape[0], dtype=torch.float64)
+        for start in range(0, Q.shape[0], chunk):
+            q = Qc[start : start + chunk]
+            exponent = torch.addmm(bias[None, :], q, X.T, alpha=1.0 / h2)
+            out[start : start + chunk] = torch.logsumexp(exponent, dim=1) - (0.5 / h2) * (q * q).sum(
+                dim=1
+            )
+        log_norm = np.log(N) + 0.5 * d * np.log(2.0 * np.pi * h2)
+        return out.numpy() - log_norm
+
+
+class KNNDensity(_DensityEstimator):
+    """k-nearest-neighbour density estimate (DE10): p(x) = k / (N V(x)).
+
+    V(x) is the volume of the Euclidean d-ball centred at x whose radius r(x) is the distance
+    from x to its k-th nearest training point, V = pi^(d/2) / Gamma(d/2 + 1) r^d (computed in
+    log space with gammaln). Neighbours come from scipy.spatial.cKDTree.
+
+    A query point that is itself a training point is NOT excluded: it counts as its own
+    nearest neighbour (distance 0). Where r(x) = 0 (k = 1 at a training point, or k
+    coincident points) the estimate is +inf.
+
+    This estimate is not a probability density: it does not integrate to 1. In 1-D,
+    p(x) ~ k / (2 N |x|) in the tails, so its integral over the real line diverges
+    (logarithmically); for k = 1 it also diverges near every training point.
+
+    Parameters
+    ----------
+    k : int, 1 <= k <= N (checked at fit)
+    """
+
+    def __init__(self, k):
+        if isinstance(k, bool) or not float(k).is_integer() or k < 1:
+            raise ValueError(f"k must be an integer >= 1; got {k!r}")
+        self.k = int(k)
+
+    def fit(self, X):
+        """Store the training points X (N, d) in a k-d tree; requires k <= N. Returns self."""
+        X = _check_data(X)
+        if self.k > X.shape[0]:
+            raise ValueError(f"k must be <= N, the number of training points; got k={self.k}, N={X.shape[0]}")
+        self._store_training_data(X)
+        self.tree_ = cKDTree(X)
+        return self
+
+    def kth_neighbour_distance(self, Q):
+        """Distance r(x) from each query point to its k-th nearest training point, shape (M,)."""
+        Q = self._check_query(Q)
+        distances, _ = self.tree_.query(Q, k=[self.k])
+        return distances[:, 0]
+
+    def log_density(self, Q):
+        """log p(x) = log k - log N - log V(x), shape (M,); +inf where r(x) = 0."""
+        r = self.kth_neighbour_distance(Q)
+        with np.errstate(divide="ignore"):
+            log_r = np.log(r)
+        log_volume = _log_ball_volume(self.n_features_in_, log_r)
+        return np.log(self.k) - np.log(self.n_samples_) - log_volume

@@ -1,0 +1,123 @@
+"""Small figure helpers shared by the chapters.
+
+Figure text must not contain CJK characters (Colab has no CJK font): labels here are
+English or math, and callers should keep it that way.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["use_book_style", "plot_density_1d", "image_grid"]
+
+
+def use_book_style():
+    """Set a readable matplotlib style for the book: opaque white backgrounds, light grid,
+    no top/right spines, slightly larger fonts. Changes ``matplotlib.rcParams`` globally."""
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.4, 4.0),
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "figure.facecolor": "white",
+            "axes.facecolor": "white",
+            "savefig.facecolor": "white",
+            "savefig.transparent": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 11,
+            "axes.titlesize": 12,
+            "axes.labelsize": 11,
+            "legend.fontsize": 10,
+            "legend.frameon": False,
+            "lines.linewidth": 1.8,
+            "image.cmap": "viridis",
+        }
+    )
+
+
+def plot_density_1d(ax, grid, densities, samples=None, true_density=None):
+    """Plot 1-D density curves on a common grid.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    grid : array of shape (G,), the x values
+    densities : dict mapping a legend label to an array of shape (G,)
+    samples : array of shape (N,) or (N, 1), optional; drawn as a rug at y = 0
+    true_density : array of shape (G,), optional; drawn as a black dashed line "true p(x)"
+
+    Returns
+    -------
+    ax
+    """
+    grid = np.asarray(grid, dtype=np.float64).ravel()
+    if true_density is not None:
+        ax.plot(grid, np.asarray(true_density).ravel(), "k--", lw=1.5, label="true p(x)")
+    for label, values in densities.items():
+        values = np.asarray(values).ravel()
+        if values.shape != grid.shape:
+            raise ValueError(
+                f"densities[{label!r}] must have the shape of grid {grid.shape}; got {values.shape}"
+            )
+        ax.plot(grid, values, label=label)
+    if samples is not None:
+        s = np.asarray(samples, dtype=np.float64).ravel()
+        ax.plot(s, np.zeros_like(s), "|", color="0.3", ms=10, alpha=0.6, label="samples")
+    ax.set_xlabel("x")
+    ax.set_ylabel("p(x)")
+    ax.legend()
+    return ax
+
+
+def image_grid(images, shape=None, ncols=10, ax=None, cmap="gray", per_image=False, pad=1):
+    """Tile images into one picture (digits, dictionary atoms, decoder samples).
+
+    Parameters
+    ----------
+    images : array of shape (n, h*w) or (n, h, w)
+    shape : (h, w) of one image; needed for flat images unless h*w is a perfect square
+    ncols : int, images per row
+    ax : matplotlib Axes or None (a new figure is made)
+    cmap : colour map
+    per_image : bool, rescale each image to its own [min, max] (useful for atoms with
+        arbitrary sign and scale); otherwise one colour scale for all
+    pad : int, pixels between images (filled with the background value)
+
+    Returns
+    -------
+    ax
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 2:
+        if shape is None:
+            side = int(round(np.sqrt(images.shape[1])))
+            if side * side != images.shape[1]:
+                raise ValueError(f"shape is needed: {images.shape[1]} pixels is not a square")
+            shape = (side, side)
+        images = images.reshape(images.shape[0], *shape)
+    if images.ndim != 3 or images.shape[0] < 1:
+        raise ValueError(f"images must have shape (n, h*w) or (n, h, w); got {images.shape}")
+    n, h, w = images.shape
+    if per_image:
+        lo = images.min(axis=(1, 2), keepdims=True)
+        span = images.max(axis=(1, 2), keepdims=True) - lo
+        images = (images - lo) / np.where(span > 0, span, 1.0)
+    ncols = max(1, min(int(ncols), n))
+    nrows = int(np.ceil(n / ncols))
+    background = images.min()
+    canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), background)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.6 * ncols + 0.4, 0.6 * nrows + 0.4))
+    ax.imshow(canvas, cmap=cmap, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    return ax

@@ -1,0 +1,155 @@
+"""The book's structure: every formula of a written chapter is stated, labelled and checked.
+
+These tests read the project's own files only (never ../shared): the catalogue
+book/formulas.yml, the notebooks, _toc.yml and the generated pages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import formula_pages  # noqa: E402
+import notebook_cells  # noqa: E402
+
+CATALOGUE = formula_pages.load_catalogue()
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# The source chapter's formula IDs (../shared/formulas.md), restated here.
+EXPECTED_IDS = ([f"SC{i}" for i in range(1, 8)] + [f"AE{i}" for i in range(1, 8)]
+                + [f"DE{i}" for i in range(1, 11)] + [f"VA{i}" for i in range(1, 20)]
+                + [f"GA{i}" for i in range(1, 12)])
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def markdown(nb: dict) -> str:
+    return "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def written_formulas():
+    for f in CATALOGUE["formulas"]:
+        path = ROOT / "notebooks" / f"{f['chapter']}.ipynb"
+        if path.exists():
+            yield pytest.param(f["id"], path, id=f["id"])
+
+
+def test_catalogue_lists_every_formula_once():
+    ids = [f["id"] for f in CATALOGUE["formulas"]]
+    assert ids == EXPECTED_IDS
+    assert {f["chapter"] for f in CATALOGUE["formulas"]} == set(CATALOGUE["chapters"])
+
+
+def test_at_least_one_chapter_is_written():
+    assert NOTEBOOKS, "no chapter notebook found"
+    for path in NOTEBOOKS:
+        assert path.stem in CATALOGUE["chapters"], f"{path.name} is not a chapter of formulas.yml"
+
+
+@pytest.mark.parametrize("fid, path", list(written_formulas()))
+def test_formula_is_labelled_and_verified(fid, path):
+    nb = load(path)
+    low = fid.lower()
+    text = markdown(nb)
+    # `$$ ... $$ (eq-de4)` or a {math} directive with `:label: eq-de4`.
+    label = rf"(\$\$\s*\(eq-{low}\)|:label:\s*eq-{low}\s*$)"
+    assert re.search(label, text, re.M), f"{path.name}: no equation labelled eq-{low}"
+    cells = nb["cells"]
+    verify = [i for i, c in enumerate(cells) if f"verify:{fid}" in tags(c)]
+    assert verify, f"{path.name}: no cell tagged verify:{fid}"
+    assert all(cells[i]["cell_type"] == "code" for i in verify)
+    # The target the formula index links to sits right before a verify cell.
+    target = f"(verify-{low})="
+    assert any(i > 0 and cells[i - 1]["cell_type"] == "markdown"
+               and target in source(cells[i - 1]) for i in verify), \
+        f"{path.name}: no `{target}` target in the markdown cell just before a verify:{fid} cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_starts_with_the_generated_cells(path):
+    nb = load(path)
+    config = notebook_cells.load_config()
+    first, second = nb["cells"][:2]
+    assert first["cell_type"] == "code"
+    assert source(first) == notebook_cells.colab_cell_source(config)
+    assert source(second) == notebook_cells.macros_cell_source(config)
+    for cell in (first, second):
+        assert "remove-cell" in tags(cell), "the set-up cells are hidden in the book"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path):
+    nb = load(path)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], "commit notebooks without outputs (make sync)"
+            assert cell["execution_count"] is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_in_the_toc(path):
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert f"notebooks/{path.stem}" in files
+
+
+def test_generated_files_are_up_to_date():
+    assert notebook_cells.main(["--check"]) == 0, "run `make sync`"
+    assert formula_pages.main(["--check"]) == 0, "run `make sync`"
+
+
+def test_every_erratum_points_at_a_proof_in_its_chapter():
+    ids = {f["id"]: f["chapter"] for f in CATALOGUE["formulas"]}
+    for e in CATALOGUE["errata"]:
+        assert e["id"] in ids, e
+        path = ROOT / "notebooks" / f"{ids[e['id']]}.ipynb"
+        assert path.exists(), f"erratum {e['id']} belongs to an unwritten chapter"
+        target = f"({e['proof']})="
+        assert target in markdown(load(path)), f"{path.name}: no target {target}"
+        for field in ("kind", "printed", "correct", "note"):
+            assert e.get(field), f"erratum {e['id']} has no {field}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_has_exercises_and_corrections_in_place(path):
+    nb = load(path)
+    text = markdown(nb)
+    assert len(re.findall(r"```\{exercise\}", text)) >= 5
+    assert len(re.findall(r"```\{solution\}", text)) >= 5
+    assert len(re.findall(r"unsupervised\.exercises|from unsupervised import exercises",
+                          "\n".join(source(c) for c in nb["cells"]))) >= 1
+    chapter_ids = {f["id"] for f in CATALOGUE["formulas"] if f["chapter"] == path.stem}
+    for e in CATALOGUE["errata"]:
+        if e["id"] in chapter_ids:
+            assert f"勘误（{e['id']}）" in text, f"no 勘误（{e['id']}） admonition in place"
+
+
+def test_no_cjk_in_figure_code():
+    """Figures carry no CJK characters (Colab has no CJK font)."""
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    plotting = re.compile(r"(set_title|set_xlabel|set_ylabel|suptitle|label=|\.text\(|legend\()")
+    for path in NOTEBOOKS:
+        for cell in load(path)["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            for line in source(cell).splitlines():
+                if plotting.search(line):
+                    assert not cjk.search(line), f"{path.name}: CJK text in a figure: {line}"
