@@ -153,3 +153,37 @@ def test_no_cjk_in_figure_code():
             for line in source(cell).splitlines():
                 if plotting.search(line):
                     assert not cjk.search(line), f"{path.name}: CJK text in a figure: {line}"
+
+
+def _run_colab_cell(monkeypatch, in_colab: bool, override: str | None) -> list:
+    import subprocess
+    import types
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a[0]))
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    if override is None:
+        monkeypatch.delenv("UNSUPERVISED_BOOK_INSTALL", raising=False)
+    else:
+        monkeypatch.setenv("UNSUPERVISED_BOOK_INSTALL", override)
+    exec(notebook_cells.colab_cell_source(notebook_cells.load_config()), {})
+    return calls
+
+
+def test_colab_cell_does_nothing_outside_colab(monkeypatch):
+    assert _run_colab_cell(monkeypatch, in_colab=False, override=None) == []
+
+
+def test_colab_cell_installs_the_library_from_the_repository_in_colab(monkeypatch):
+    config = notebook_cells.load_config()
+    (cmd,) = _run_colab_cell(monkeypatch, in_colab=True, override=None)
+    assert cmd[1:4] == ["-m", "pip", "install"]
+    assert cmd[-1] == f"git+{config['repository']['url']}.git@{config['repository']['branch']}"
+
+
+def test_colab_cell_takes_an_override_source(monkeypatch):
+    (cmd,) = _run_colab_cell(monkeypatch, in_colab=False, override="/some/checkout")
+    assert cmd[-1] == "/some/checkout"

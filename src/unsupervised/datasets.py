@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .density import _check_data, _cholesky, gaussian_log_likelihood
+from .density import _check_data, _check_integer, _cholesky, gaussian_log_likelihood
 
 __all__ = [
     "GaussianMixture",
@@ -23,12 +23,6 @@ __all__ = [
     "load_digits_array",
     "image_patches",
 ]
-
-
-def _check_count(value, name, minimum=1):
-    if isinstance(value, bool) or not float(value).is_integer() or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
 
 
 class GaussianMixture:
@@ -50,16 +44,22 @@ class GaussianMixture:
     def __init__(self, weights, means, covs):
         weights = np.asarray(weights, dtype=np.float64)
         if weights.ndim != 1 or weights.size < 1 or not np.all(np.isfinite(weights)):
-            raise ValueError(f"weights must be a finite 1-D array of shape (K,); got shape {weights.shape}")
+            raise ValueError(
+                f"weights must be a finite 1-D array of shape (K,); got shape {weights.shape}"
+            )
         if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-8:
-            raise ValueError(f"weights must be non-negative and sum to 1; got sum {weights.sum()!r}")
+            raise ValueError(
+                f"weights must be non-negative and sum to 1; got sum {weights.sum()!r}"
+            )
         K = weights.size
 
         means = np.asarray(means, dtype=np.float64)
         if means.ndim == 1:
             means = means.reshape(-1, 1)
         if means.ndim != 2 or means.shape[0] != K or not np.all(np.isfinite(means)):
-            raise ValueError(f"means must be a finite array of shape (K={K}, d); got shape {means.shape}")
+            raise ValueError(
+                f"means must be a finite array of shape (K={K}, d); got shape {means.shape}"
+            )
         d = means.shape[1]
 
         covs = np.asarray(covs, dtype=np.float64)
@@ -78,7 +78,7 @@ class GaussianMixture:
         Each sample picks component k with probability w_k, then x = mu_k + L_k z with
         Sigma_k = L_k L_k^T and z standard normal.
         """
-        n = _check_count(n, "n", minimum=0)
+        n = _check_integer(n, "n", minimum=0)
         rng = np.random.default_rng(seed)
         labels = rng.choice(self.n_components, size=n, p=self.weights)
         z = rng.standard_normal((n, self.n_features))
@@ -106,7 +106,7 @@ def ring_modes(n_modes=8, radius=2.0):
     Mode j sits at radius * (cos(2 pi j / n_modes), sin(2 pi j / n_modes)).
     Returns an array of shape (n_modes, 2).
     """
-    n_modes = _check_count(n_modes, "n_modes")
+    n_modes = _check_integer(n_modes, "n_modes", minimum=1)
     if not (np.isfinite(radius) and radius > 0):
         raise ValueError(f"radius must be a positive finite number; got {radius!r}")
     angles = 2.0 * np.pi * np.arange(n_modes) / n_modes
@@ -121,7 +121,7 @@ def ring_of_gaussians(n, n_modes=8, radius=2.0, std=0.02, seed=0):
     X : array of shape (n, 2)
     mode_index : int array of shape (n,), the mode each sample was drawn from
     """
-    n = _check_count(n, "n", minimum=0)
+    n = _check_integer(n, "n", minimum=0)
     if not (np.isfinite(std) and std >= 0):
         raise ValueError(f"std must be a non-negative finite number; got {std!r}")
     modes = ring_modes(n_modes, radius)
@@ -178,8 +178,8 @@ def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True):
     from sklearn.datasets import load_sample_images
     from sklearn.feature_extraction.image import extract_patches_2d
 
-    n_patches = _check_count(n_patches, "n_patches")
-    patch_size = _check_count(patch_size, "patch_size")
+    n_patches = _check_integer(n_patches, "n_patches", minimum=1)
+    patch_size = _check_integer(patch_size, "patch_size", minimum=1)
     images = [img.astype(np.float64) / 255.0 for img in load_sample_images().images]
     if grey:
         images = [img.mean(axis=2) for img in images]

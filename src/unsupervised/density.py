@@ -80,6 +80,20 @@ def _check_positive(value, name):
     return v
 
 
+def _check_integer(value, name, minimum):
+    """Return ``value`` as an int, or raise ValueError unless it is an integer >= minimum.
+
+    Integer-valued floats (3.0) are accepted; bools are not.
+    """
+    try:
+        ok = not isinstance(value, bool) and float(value).is_integer() and value >= minimum
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
 def _check_fitted(estimator, attribute):
     if not hasattr(estimator, attribute):
         raise NotFittedError(
@@ -163,13 +177,17 @@ def _cholesky(cov, d, name="cov"):
 
 # --------------------------------------------------------------------------- binomial
 def _check_binomial_args(k, n, p):
-    if isinstance(n, bool) or not float(n).is_integer() or n < 0:
-        raise ValueError(f"n must be a non-negative integer; got {n!r}")
-    n = int(n)
-    p = float(p)
+    n = _check_integer(n, "n", minimum=0)
+    try:
+        p = float(p)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"p must be a number in [0, 1]; got {p!r}") from err
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must lie in [0, 1]; got {p!r}")
-    k_arr = np.asarray(k, dtype=np.float64)
+    try:
+        k_arr = np.asarray(k, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"k must contain integers; got {k!r}") from err
     if not np.all(np.isfinite(k_arr)) or not np.all(k_arr == np.round(k_arr)):
         raise ValueError("k must contain integers")
     if np.any(k_arr < 0) or np.any(k_arr > n):
@@ -244,7 +262,8 @@ class _DensityEstimator:
 
     def density(self, Q):
         """Estimated density p(x) at each query point: array of shape (M,) for Q of shape (M, d)."""
-        return np.exp(self.log_density(Q))
+        with np.errstate(over="ignore"):  # a kNN radius near 0 gives +inf, which is correct
+            return np.exp(self.log_density(Q))
 
     def _check_query(self, Q):
         _check_fitted(self, "X_")
@@ -361,14 +380,12 @@ class ParzenWindow(_DensityEstimator):
         if kernel not in self._KERNELS:
             raise ValueError(f"kernel must be one of {self._KERNELS}; got {kernel!r}")
         self.kernel = kernel
-        if chunk_size is not None and (
-            isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1
-        ):
-            raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
-        self.chunk_size = None if chunk_size is None else int(chunk_size)
+        if chunk_size is not None:
+            chunk_size = _check_integer(chunk_size, "chunk_size", minimum=1)
+        self.chunk_size = chunk_size
 
     def fit(self, X):
-        """Store the training points X (N, d) (and build a k-d tree for the hypercube). Returns self."""
+        """Store the training points X (N, d); build a k-d tree for the hypercube. Returns self."""
         X = self._store_training_data(X)
         if self.kernel == "hypercube":
             self.tree_ = cKDTree(X)
@@ -409,9 +426,8 @@ class ParzenWindow(_DensityEstimator):
         for start in range(0, Q.shape[0], chunk):
             q = Qc[start : start + chunk]
             exponent = torch.addmm(bias[None, :], q, X.T, alpha=1.0 / h2)
-            out[start : start + chunk] = torch.logsumexp(exponent, dim=1) - (0.5 / h2) * (q * q).sum(
-                dim=1
-            )
+            q_term = (0.5 / h2) * (q * q).sum(dim=1)
+            out[start : start + chunk] = torch.logsumexp(exponent, dim=1) - q_term
         log_norm = np.log(N) + 0.5 * d * np.log(2.0 * np.pi * h2)
         return out.numpy() - log_norm
 
@@ -437,15 +453,15 @@ class KNNDensity(_DensityEstimator):
     """
 
     def __init__(self, k):
-        if isinstance(k, bool) or not float(k).is_integer() or k < 1:
-            raise ValueError(f"k must be an integer >= 1; got {k!r}")
-        self.k = int(k)
+        self.k = _check_integer(k, "k", minimum=1)
 
     def fit(self, X):
         """Store the training points X (N, d) in a k-d tree; requires k <= N. Returns self."""
         X = _check_data(X)
         if self.k > X.shape[0]:
-            raise ValueError(f"k must be <= N, the number of training points; got k={self.k}, N={X.shape[0]}")
+            raise ValueError(
+                f"k must be <= N, the number of training points; got k={self.k}, N={X.shape[0]}"
+            )
         self._store_training_data(X)
         self.tree_ = cKDTree(X)
         return self

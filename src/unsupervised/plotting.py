@@ -86,7 +86,7 @@ def image_grid(images, shape=None, ncols=10, ax=None, cmap="gray", per_image=Fal
     cmap : colour map
     per_image : bool, rescale each image to its own [min, max] (useful for atoms with
         arbitrary sign and scale); otherwise one colour scale for all
-    pad : int, pixels between images (filled with the background value)
+    pad : int, pixels between images (drawn white)
 
     Returns
     -------
@@ -109,15 +109,13 @@ def image_grid(images, shape=None, ncols=10, ax=None, cmap="gray", per_image=Fal
         images = (images - lo) / np.where(span > 0, span, 1.0)
     ncols = max(1, min(int(ncols), n))
     nrows = int(np.ceil(n / ncols))
-    background = images.min()
-    canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), background)
+    canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), np.nan)
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
         canvas[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
     if ax is None:
         _, ax = plt.subplots(figsize=(0.6 * ncols + 0.4, 0.6 * nrows + 0.4))
-    ax.imshow(canvas, cmap=cmap, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
+    colours = plt.get_cmap(cmap).with_extremes(bad="white")  # NaN padding shows white
+    ax.imshow(canvas, cmap=colours, interpolation="nearest")
+    ax.set_axis_off()
     return ax

@@ -1,0 +1,146 @@
+"""Tests of unsupervised.datasets: shapes, ranges, reproducibility, and the mixture density."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from unsupervised.datasets import (
+    GaussianMixture,
+    image_patches,
+    load_digits_array,
+    ring_modes,
+    ring_of_gaussians,
+)
+
+MIX_1D = GaussianMixture([0.3, 0.7], means=[[-2.0], [1.0]], covs=[[[0.25]], [[1.0]]])
+MIX_2D = GaussianMixture(
+    [0.5, 0.2, 0.3],
+    means=[[0.0, 0.0], [3.0, 1.0], [-1.0, 2.5]],
+    covs=[np.eye(2), [[0.5, 0.2], [0.2, 0.3]], [[1.0, -0.4], [-0.4, 0.6]]],
+)
+
+
+# --------------------------------------------------------------------------- GaussianMixture
+def test_mixture_shapes_and_reproducible_sampling():
+    X = MIX_2D.sample(500, seed=1)
+    assert X.shape == (500, 2) and MIX_2D.n_components == 3 and MIX_2D.n_features == 2
+    np.testing.assert_array_equal(X, MIX_2D.sample(500, seed=1))
+    assert not np.array_equal(X, MIX_2D.sample(500, seed=2))
+    X, labels = MIX_1D.sample(100, seed=0, return_labels=True)
+    assert X.shape == (100, 1) and labels.shape == (100,) and set(labels) <= {0, 1}
+    assert MIX_2D.log_pdf(X[:3].repeat(2, axis=1)).shape == (3,)
+
+
+def test_mixture_samples_have_the_mixture_moments():
+    X, labels = MIX_2D.sample(40_000, seed=3, return_labels=True)
+    np.testing.assert_allclose(np.bincount(labels) / len(labels), MIX_2D.weights, atol=0.01)
+    mean = MIX_2D.weights @ MIX_2D.means
+    assert np.all(np.abs(X.mean(axis=0) - mean) < 5 * X.std(axis=0) / np.sqrt(len(X)))
+    for k in range(3):
+        np.testing.assert_allclose(np.cov(X[labels == k], rowvar=False), MIX_2D.covs[k], atol=0.05)
+
+
+def test_mixture_pdf_integrates_to_one_1d():
+    grid = np.linspace(-12, 12, 24001)
+    assert np.trapezoid(MIX_1D.pdf(grid[:, None]), grid) == pytest.approx(1.0, abs=1e-10)
+
+
+def test_mixture_pdf_integrates_to_one_2d():
+    g = np.linspace(-9, 11, 801)
+    G = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+    p = MIX_2D.pdf(G).reshape(len(g), len(g))
+    assert np.trapezoid(np.trapezoid(p, g, axis=1), g) == pytest.approx(1.0, abs=1e-8)
+
+
+def test_single_component_matches_scipy():
+    mean = np.array([1.0, -1.0, 0.5])
+    cov = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]])
+    mix = GaussianMixture([1.0], [mean], [cov])
+    X = np.random.default_rng(0).standard_normal((50, 3)) * 2
+    expected = stats.multivariate_normal(mean, cov).logpdf(X)
+    np.testing.assert_allclose(mix.log_pdf(X), expected, rtol=1e-12)
+
+
+def test_mixture_1d_accepts_flat_means_and_variances():
+    mix = GaussianMixture([0.3, 0.7], means=[-2.0, 1.0], covs=[0.25, 1.0])
+    x = np.linspace(-4, 4, 9)[:, None]
+    np.testing.assert_allclose(mix.pdf(x), MIX_1D.pdf(x), rtol=1e-14)
+    expected = 0.3 * stats.norm.pdf(x[:, 0], -2, 0.5) + 0.7 * stats.norm.pdf(x[:, 0], 1, 1)
+    np.testing.assert_allclose(mix.pdf(x), expected, rtol=1e-12)
+
+
+def test_mixture_far_tail_log_pdf_is_finite():
+    assert np.isfinite(MIX_1D.log_pdf(np.array([[200.0]]))[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(weights=[0.5, 0.6], means=[[0.0], [1.0]], covs=[1.0, 1.0]), "weights"),
+        (dict(weights=[1.5, -0.5], means=[[0.0], [1.0]], covs=[1.0, 1.0]), "weights"),
+        (dict(weights=[0.5, 0.5], means=[[0.0, 0.0]], covs=[np.eye(2)] * 2), "means"),
+        (dict(weights=[1.0], means=[[0.0, 0.0]], covs=[np.eye(3)]), "covs"),
+        (dict(weights=[1.0], means=[[0.0, 0.0]], covs=[[[1.0, 2.0], [2.0, 1.0]]]), "covs"),
+        (dict(weights=[1.0], means=[[np.nan]], covs=[1.0]), "means"),
+    ],
+)
+def test_mixture_rejects_bad_parameters(kwargs, name):
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        GaussianMixture(**kwargs)
+
+
+def test_mixture_rejects_bad_points():
+    with pytest.raises(ValueError, match=r"^X "):
+        MIX_2D.pdf(np.zeros((3, 3)))
+
+
+# --------------------------------------------------------------------------- ring
+def test_ring_modes():
+    modes = ring_modes(8, radius=2.0)
+    assert modes.shape == (8, 2)
+    np.testing.assert_allclose(np.linalg.norm(modes, axis=1), 2.0)
+    np.testing.assert_allclose(modes[0], [2.0, 0.0], atol=1e-15)
+    np.testing.assert_allclose(modes[2], [0.0, 2.0], atol=1e-15)
+
+
+def test_ring_of_gaussians():
+    X, idx = ring_of_gaussians(2000, seed=4)
+    assert X.shape == (2000, 2) and idx.shape == (2000,)
+    assert set(np.unique(idx)) == set(range(8))
+    dist = np.linalg.norm(X - ring_modes()[idx], axis=1)
+    assert dist.max() < 6 * 0.02 * 2  # the distance to its mode is ~ 0.02 * chi(2)
+    X2, idx2 = ring_of_gaussians(2000, seed=4)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(idx, idx2)
+    assert not np.array_equal(X, ring_of_gaussians(2000, seed=5)[0])
+    X, idx = ring_of_gaussians(10, n_modes=3, radius=1.0, std=0.0)
+    np.testing.assert_allclose(X, ring_modes(3, 1.0)[idx])
+
+
+# --------------------------------------------------------------------------- images
+def test_load_digits_array():
+    X, y = load_digits_array()
+    assert X.shape == (1797, 64) and y.shape == (1797,) and X.dtype == np.float64
+    assert X.min() == 0.0 and X.max() == 1.0
+    assert set(np.unique(y)) == set(range(10))
+    X_raw, _ = load_digits_array(scale="raw")
+    np.testing.assert_allclose(X_raw, 16 * X)
+    with pytest.raises(ValueError, match=r"^scale "):
+        load_digits_array(scale="bytes")
+
+
+def test_image_patches():
+    P = image_patches(101, patch_size=8, seed=0)
+    assert P.shape == (101, 64)
+    np.testing.assert_allclose(P.mean(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_array_equal(P, image_patches(101, patch_size=8, seed=0))
+    assert not np.array_equal(P, image_patches(101, patch_size=8, seed=1))
+    raw = image_patches(50, patch_size=6, seed=2, remove_mean=False)
+    assert raw.shape == (50, 36) and raw.min() >= 0.0 and raw.max() <= 1.0 and raw.std() > 0.01
+    colour = image_patches(20, patch_size=4, grey=False, remove_mean=False)
+    assert colour.shape == (20, 48) and colour.min() >= 0.0 and colour.max() <= 1.0
+    assert image_patches(1, patch_size=3).shape == (1, 9)
+    with pytest.raises(ValueError, match=r"^n_patches "):
+        image_patches(0)
+    with pytest.raises(ValueError, match=r"^patch_size "):
+        image_patches(5, patch_size=1000)
