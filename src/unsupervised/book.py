@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 def glue(name: str, value: Any, display: bool = False) -> None:
-    """Store ``value`` under ``name`` for ``{glue:text}`` in the book (myst-nb's glue)."""
+    """Store ``value`` under ``name`` for ``{glue:text}`` in the book (myst-nb's glue).
+
+    NumPy scalars are stored as plain Python numbers: myst-nb formats ``{glue:text}`x:.3f```
+    by parsing the value's repr, which NumPy 2 writes as ``np.float64(...)``.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -1,0 +1,202 @@
+"""The exercise checkers: right answers pass, wrong ones fail with a hint, stubs are
+reported as not implemented, nothing raises, and no message gives the answer away."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from unsupervised import exercises as ex
+
+
+def run(checker, answer, capsys):
+    """Call a checker, return (result, printed text)."""
+    result = checker(answer)
+    out = capsys.readouterr().out
+    assert isinstance(result, bool)
+    assert out.strip(), "a checker always prints a message"
+    return result, out
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def broken(*args):
+    raise ZeroDivisionError("oops")
+
+
+def assert_no_numbers(out):
+    """Messages carry no decimal numbers at all, so no expected value can leak."""
+    assert not re.search(r"\d\.\d|\d{2,}", out), out
+
+
+# --------------------------------------------------------------------------- binomial
+def binomial_right(k, n, p):
+    return math.comb(n, k) * p**k * (1 - p) ** (n - k)
+
+
+def binomial_as_printed(k, n, p):
+    return math.comb(n, k) * p**k * (1 - p) ** (1 - k)
+
+
+def binomial_no_coefficient(k, n, p):
+    return p**k * (1 - p) ** (n - k)
+
+
+def test_binomial_accepts_a_right_answer(capsys):
+    ok, out = run(ex.check_binomial_pmf, binomial_right, capsys)
+    assert ok and ex.CORRECT in out
+
+
+def test_binomial_accepts_a_vectorised_scipy_answer(capsys):
+    ok, _ = run(ex.check_binomial_pmf, lambda k, n, p: stats.binom.pmf(k, n, p), capsys)
+    assert ok
+
+
+@pytest.mark.parametrize("wrong", [binomial_as_printed, binomial_no_coefficient,
+                                   lambda k, n, p: 0.5, lambda k, n, p: "text"])
+def test_binomial_rejects_wrong_answers(wrong, capsys):
+    ok, out = run(ex.check_binomial_pmf, wrong, capsys)
+    assert not ok and ex.CORRECT not in out
+    assert_no_numbers(out)
+
+
+def test_binomial_recognises_the_printed_formula(capsys):
+    _, out = run(ex.check_binomial_pmf, binomial_as_printed, capsys)
+    assert "原书" in out
+
+
+def test_binomial_output_does_not_contain_expected_values(capsys):
+    _, out = run(ex.check_binomial_pmf, binomial_as_printed, capsys)
+    for n, p in ex._binomial_cases():
+        for value in stats.binom.pmf(np.arange(n + 1), n, p):
+            if value > 1e-3:
+                assert f"{value:.3g}" not in out and f"{value:.3f}" not in out
+
+
+# --------------------------------------------------------------------------- Parzen count
+def count_right(X, x, h):
+    return int(np.sum(np.all(np.abs(X - x) < h / 2, axis=1)))
+
+
+def count_closed(X, x, h):
+    return int(np.sum(np.all(np.abs(X - x) <= h / 2, axis=1)))
+
+
+def count_side_h(X, x, h):
+    return int(np.sum(np.all(np.abs(X - x) < h, axis=1)))
+
+
+def count_ball(X, x, h):
+    return int(np.sum(np.linalg.norm(X - x, axis=1) < h / 2))
+
+
+def test_parzen_count_accepts_a_right_answer(capsys):
+    ok, out = run(ex.check_parzen_count, count_right, capsys)
+    assert ok and ex.CORRECT in out
+
+
+@pytest.mark.parametrize("wrong, hint", [(count_closed, "严格"), (count_side_h, "h/2"),
+                                         (count_ball, "欧氏")])
+def test_parzen_count_rejects_wrong_answers_with_a_hint(wrong, hint, capsys):
+    ok, out = run(ex.check_parzen_count, wrong, capsys)
+    assert not ok and hint in out
+
+
+def test_parzen_count_output_does_not_contain_expected_values(capsys):
+    _, out = run(ex.check_parzen_count, count_side_h, capsys)
+    assert_no_numbers(out.replace("h/2", ""))
+    for X, x, h in ex._parzen_cases():
+        assert f" {count_right(X, x, h)} " not in out
+
+
+# --------------------------------------------------------------------------- ball volume
+def volume_right(d, r):
+    return math.pi ** (d / 2) / math.gamma(d / 2 + 1) * r**d
+
+
+def test_knn_volume_accepts_a_right_answer(capsys):
+    ok, out = run(ex.check_knn_volume, volume_right, capsys)
+    assert ok and ex.CORRECT in out
+
+
+@pytest.mark.parametrize("wrong", [lambda d, r: (2 * r) ** d,
+                                   lambda d, r: math.pi ** (d / 2) / math.gamma(d / 2 + 1),
+                                   lambda d, r: math.pi ** (d / 2) / math.gamma(d / 2) * r**d])
+def test_knn_volume_rejects_wrong_answers(wrong, capsys):
+    ok, out = run(ex.check_knn_volume, wrong, capsys)
+    assert not ok
+    assert_no_numbers(out)
+    for d in range(2, 11):  # (d = 1: the "volume" 2r is no secret)
+        assert f"{volume_right(d, 1.0):.3g}" not in out
+
+
+# --------------------------------------------------------------------------- ML variance
+def test_mle_variance_accepts_the_right_number(capsys):
+    ok, out = run(ex.check_mle_variance, 8 / 5, capsys)
+    assert ok and ex.CORRECT in out
+    ok, _ = run(ex.check_mle_variance, lambda: 1.6, capsys)
+    assert ok
+
+
+@pytest.mark.parametrize("wrong", [2.0, 2.5, 1.0, "abc", float("nan")])
+def test_mle_variance_rejects_wrong_numbers(wrong, capsys):
+    ok, out = run(ex.check_mle_variance, wrong, capsys)
+    assert not ok
+    assert "1.6" not in out and "8/5" not in out and "4/5" not in out
+    assert_no_numbers(out)
+
+
+@pytest.mark.parametrize("placeholder", [None, ...])
+def test_mle_variance_placeholder_is_not_yet_answered(placeholder, capsys):
+    ok, out = run(ex.check_mle_variance, placeholder, capsys)
+    assert not ok and "尚未实现" in out
+
+
+# --------------------------------------------------------------------------- bandwidth
+def bandwidth_right(sigma, n):
+    return (4 / (3 * n)) ** 0.2 * sigma
+
+
+def test_optimal_bandwidth_accepts_exact_and_rounded_constants(capsys):
+    ok, out = run(ex.check_optimal_bandwidth, bandwidth_right, capsys)
+    assert ok and ex.CORRECT in out
+    ok, _ = run(ex.check_optimal_bandwidth, lambda s, n: 1.06 * s * n ** -0.2, capsys)
+    assert ok
+
+
+@pytest.mark.parametrize("wrong, hint", [(lambda s, n: 0.9 * s * n ** -0.2, "常数"),
+                                         (lambda s, n: s * n ** -0.25, "幂次"),
+                                         (lambda s, n: n ** -0.2, "σ")])
+def test_optimal_bandwidth_rejects_wrong_answers(wrong, hint, capsys):
+    ok, out = run(ex.check_optimal_bandwidth, wrong, capsys)
+    assert not ok and hint in out
+    assert "1.06" not in out and "4/3" not in out and "1/5" not in out
+
+
+# --------------------------------------------------------------------------- all checkers
+FUNCTION_CHECKERS = [ex.check_binomial_pmf, ex.check_parzen_count, ex.check_knn_volume,
+                     ex.check_optimal_bandwidth]
+
+
+@pytest.mark.parametrize("checker", FUNCTION_CHECKERS + [ex.check_mle_variance])
+def test_a_stub_is_reported_as_not_implemented(checker, capsys):
+    ok, out = run(checker, stub, capsys)
+    assert not ok and "尚未实现" in out
+
+
+@pytest.mark.parametrize("checker", FUNCTION_CHECKERS)
+def test_an_error_in_the_learners_code_is_reported_not_raised(checker, capsys):
+    ok, out = run(checker, broken, capsys)
+    assert not ok and "ZeroDivisionError" in out
+
+
+@pytest.mark.parametrize("checker", FUNCTION_CHECKERS)
+def test_checks_are_reproducible(checker, capsys):
+    first = run(checker, stub, capsys)
+    assert run(checker, stub, capsys) == first
