@@ -42,7 +42,7 @@ def formula_index(cat: dict, root: Path = ROOT) -> str:
             out.append(f"章节：{{doc}}`../notebooks/{chapter}`\n")
         else:
             out.append("本章尚未写成；编号先列在这里，推导与验证随章节加入。\n")
-        out += ["```{list-table}", ":header-rows: 1", ":widths: 8 22 50 10 10", "",
+        out += ["```{list-table}", ":header-rows: 1", ":widths: 10 20 50 10 10", "",
                 "* - 编号", "  - 名称", "  - 公式", "  - 推导", "  - 验证"]
         for f in rows:
             fid, low = f["id"], f["id"].lower()
