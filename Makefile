@@ -24,8 +24,7 @@ install: $(STAMP)
 # Regenerate what is derived from _config.yml and book/formulas.yml: the first two
 # cells of every notebook and the formula-index and errata pages.
 sync: install
-	$(BIN)/python tools/notebook_cells.py
-	$(BIN)/python tools/formula_pages.py
+	$(BIN)/python tools/sync.py
 
 book: sync
 	$(BIN)/jupyter-book build . --builder html

@@ -4,13 +4,11 @@ The catalogue is data; these pages are views of it, so they cannot drift from it
 Links into a chapter are emitted only once its notebook exists (a link to a page
 that is not built would break the -W build); until then the index says so.
 
-    python tools/formula_pages.py          # write the pages
-    python tools/formula_pages.py --check  # exit 1 if a page is out of date
+`tools/sync.py` (`make sync`) writes the pages; its --check mode is part of the tests.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import yaml
@@ -72,23 +70,3 @@ def pages(root: Path = ROOT) -> dict[Path, str]:
     cat = load_catalogue(root / "book" / "formulas.yml")
     return {root / "book" / "formula_index.md": formula_index(cat, root),
             root / "book" / "errata.md": errata_page(cat)}
-
-
-def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    stale = []
-    for path, text in pages().items():
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            stale.append(path.relative_to(ROOT))
-            if not check:
-                path.write_text(text, encoding="utf-8")
-    if check and stale:
-        print("out of date (run `make sync`):", *stale, sep="\n  ")
-        return 1
-    for path in stale:
-        print("updated", path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

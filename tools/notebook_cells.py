@@ -7,14 +7,12 @@ itself takes them from ``_config.yml``. Both cells are tagged ``remove-cell``, s
 the rendered book hides them. Both are generated from ``_config.yml``, which
 holds the repository URL and the macros exactly once.
 
-    python tools/notebook_cells.py          # rewrite notebooks in place
-    python tools/notebook_cells.py --check  # exit 1 if any notebook is out of date
+`tools/sync.py` (`make sync`) writes the result; its --check mode is part of the tests.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import yaml
@@ -86,24 +84,8 @@ def dumps(nb: dict) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
-def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    config = load_config()
-    stale = []
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        text = path.read_text(encoding="utf-8")
-        new = dumps(synced(json.loads(text), config))
-        if new != text:
-            stale.append(path.relative_to(ROOT))
-            if not check:
-                path.write_text(new, encoding="utf-8")
-    if check and stale:
-        print("out of date (run `make sync`):", *stale, sep="\n  ")
-        return 1
-    for path in stale:
-        print("updated", path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def notebooks(root: Path = ROOT) -> dict[Path, str]:
+    """Every chapter notebook's path and its synced text."""
+    config = load_config(root)
+    return {path: dumps(synced(json.loads(path.read_text(encoding="utf-8")), config))
+            for path in sorted((root / "notebooks").glob("*.ipynb"))}

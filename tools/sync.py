@@ -1,0 +1,42 @@
+"""Regenerate the files derived from _config.yml and book/formulas.yml (`make sync`).
+
+- the first two cells of every notebook (Colab set-up, MathJax macros), outputs stripped;
+- book/formula_index.md and book/errata.md.
+
+    python tools/sync.py          # write what is out of date
+    python tools/sync.py --check  # exit 1 if anything is out of date (run by the tests)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import formula_pages
+import notebook_cells
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def derived_files(root: Path = ROOT) -> dict[Path, str]:
+    return {**notebook_cells.notebooks(root), **formula_pages.pages(root)}
+
+
+def main(argv: list[str], root: Path = ROOT) -> int:
+    check = "--check" in argv
+    stale = []
+    for path, text in derived_files(root).items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(path.relative_to(root))
+            if not check:
+                path.write_text(text, encoding="utf-8")
+    if check and stale:
+        print("out of date (run `make sync`):", *stale, sep="\n  ")
+        return 1
+    for path in stale:
+        print("updated", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
