@@ -43,8 +43,9 @@ test-book: install
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "The book: file://$(CURDIR)/$(HTML)"
 
+# Every benchmarks/bench_*.py, each comparing the library with its peer in one process.
 bench: install
-	$(BIN)/python benchmarks/bench_density.py
+	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 serve:
 	@test -f $(HTML) || { echo "no book yet: run make book first"; exit 1; }

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from unsupervised import exercises as ex
+
+from unsupervised.exercises import _common, density as ex
 
 
 def run(checker, answer, capsys):
@@ -50,7 +51,7 @@ def binomial_no_coefficient(k, n, p):
 
 def test_binomial_accepts_a_right_answer(capsys):
     ok, out = run(ex.check_binomial_pmf, binomial_right, capsys)
-    assert ok and ex.CORRECT in out
+    assert ok and _common.CORRECT in out
 
 
 def test_binomial_accepts_a_vectorised_scipy_answer(capsys):
@@ -62,7 +63,7 @@ def test_binomial_accepts_a_vectorised_scipy_answer(capsys):
                                    lambda k, n, p: 0.5, lambda k, n, p: "text"])
 def test_binomial_rejects_wrong_answers(wrong, capsys):
     ok, out = run(ex.check_binomial_pmf, wrong, capsys)
-    assert not ok and ex.CORRECT not in out
+    assert not ok and _common.CORRECT not in out
     assert_no_numbers(out)
 
 
@@ -98,7 +99,7 @@ def count_ball(X, x, h):
 
 def test_parzen_count_accepts_a_right_answer(capsys):
     ok, out = run(ex.check_parzen_count, count_right, capsys)
-    assert ok and ex.CORRECT in out
+    assert ok and _common.CORRECT in out
 
 
 @pytest.mark.parametrize("wrong, hint", [(count_closed, "严格"), (count_side_h, "h/2"),
@@ -122,7 +123,7 @@ def volume_right(d, r):
 
 def test_knn_volume_accepts_a_right_answer(capsys):
     ok, out = run(ex.check_knn_volume, volume_right, capsys)
-    assert ok and ex.CORRECT in out
+    assert ok and _common.CORRECT in out
 
 
 @pytest.mark.parametrize("wrong", [lambda d, r: (2 * r) ** d,
@@ -139,7 +140,7 @@ def test_knn_volume_rejects_wrong_answers(wrong, capsys):
 # --------------------------------------------------------------------------- ML variance
 def test_mle_variance_accepts_the_right_number(capsys):
     ok, out = run(ex.check_mle_variance, 8 / 5, capsys)
-    assert ok and ex.CORRECT in out
+    assert ok and _common.CORRECT in out
     ok, _ = run(ex.check_mle_variance, lambda: 1.6, capsys)
     assert ok
 
@@ -165,7 +166,7 @@ def bandwidth_right(sigma, n):
 
 def test_optimal_bandwidth_accepts_exact_and_rounded_constants(capsys):
     ok, out = run(ex.check_optimal_bandwidth, bandwidth_right, capsys)
-    assert ok and ex.CORRECT in out
+    assert ok and _common.CORRECT in out
     ok, _ = run(ex.check_optimal_bandwidth, lambda s, n: 1.06 * s * n ** -0.2, capsys)
     assert ok
 
@@ -200,3 +201,10 @@ def test_an_error_in_the_learners_code_is_reported_not_raised(checker, capsys):
 def test_checks_are_reproducible(checker, capsys):
     first = run(checker, stub, capsys)
     assert run(checker, stub, capsys) == first
+
+
+def test_every_chapter_checker_is_exported_by_the_package():
+    import unsupervised.exercises as package
+
+    for name in ex.__all__:
+        assert getattr(package, name) is getattr(ex, name)

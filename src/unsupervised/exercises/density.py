@@ -1,19 +1,4 @@
-"""Answer checkers for the chapters' exercises.
-
-Every checker follows one contract, so a learner can call it as often as they like:
-
-- It takes the learner's answer (a function they wrote, or a number) and returns
-  ``True`` when it is right and ``False`` otherwise.
-- It prints one short message in Chinese: "正确！" or a hint where to look. It never
-  prints the expected value (nor any value computed from the hidden cases).
-- It never raises because of a wrong answer. An exception inside the learner's function
-  is reported (type and message) and counts as wrong; a stub that still raises
-  ``NotImplementedError`` is reported as "尚未实现".
-- Functions are tested on hidden cases that are fixed (drawn with a fixed seed), so a
-  check is reproducible. The reference values come from independent code (SciPy or a
-  direct formula), not from the ``density`` module the book is checking.
-
-Density estimation chapter (``notebooks/03_density_estimation.ipynb``):
+"""Checkers for the density-estimation chapter (notebooks/03_density_estimation.ipynb).
 
 - ``check_binomial_pmf(fn)``      ``fn(k, n, p)`` -> P_K of DE4 (corrected exponent N - K)
 - ``check_parzen_count(fn)``      ``fn(X, x, h)`` -> K of DE8 (hypercube window of side h)
@@ -32,6 +17,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
+from ._common import NOT_ANSWERED, _SEED, _as_float, _call, _report, _run
+
 __all__ = [
     "check_binomial_pmf",
     "check_parzen_count",
@@ -39,51 +26,6 @@ __all__ = [
     "check_mle_variance",
     "check_optimal_bandwidth",
 ]
-
-_SEED = 20240611  # hidden cases are fixed: the same checks on every call
-
-CORRECT = "正确！"
-NOT_IMPLEMENTED = "尚未实现：把函数里的 raise NotImplementedError 换成你的实现，再运行这个单元格。"
-NOT_ANSWERED = "尚未实现：把占位符 ... 换成你算出的数，再运行这个单元格。"
-
-
-class _LearnerError(Exception):
-    """Wraps an exception raised inside the learner's code (reported, never re-raised)."""
-
-
-def _call(fn: Callable, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as err:  # noqa: BLE001 - any error of the learner's code is reported
-        raise _LearnerError(f"{type(err).__name__}: {err}") from None
-
-
-def _as_float(value) -> float | None:
-    """The learner's return value as a finite float, or None."""
-    try:
-        v = float(np.asarray(value, dtype=np.float64).reshape(()))
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def _report(ok: bool, hint: str = "") -> bool:
-    print(CORRECT if ok else f"还不对。{hint}")
-    return ok
-
-
-def _run(check: Callable[[], bool]) -> bool:
-    """Run a check; turn the learner's NotImplementedError and other errors into messages."""
-    try:
-        return check()
-    except NotImplementedError:
-        print(NOT_IMPLEMENTED)
-        return False
-    except _LearnerError as err:
-        print(f"还不对：你的函数在某个隐藏用例上出错了（{err}）。")
-        return False
 
 
 # --------------------------------------------------------------------------- DE4
