@@ -1,0 +1,99 @@
+"""Divergences between probability distributions.
+
+Formula IDs (see the book's formula index):
+
+- VA16  KL(N(mu1, S1) || N(mu2, S2))
+        = 1/2 ( tr(S2^-1 S1) + (mu2 - mu1)^T S2^-1 (mu2 - mu1) - k + log(|S2| / |S1|) )
+
+All divergences are in nats (natural logarithm). ``gaussian_kl`` is written in torch (it is
+differentiable and runs on the device of its inputs); NumPy arrays in give a NumPy array out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["gaussian_kl"]
+
+
+def _to_tensor(value, name):
+    """``value`` as a floating torch tensor (float64 for non-tensor input), or ValueError."""
+    if isinstance(value, torch.Tensor):
+        t = value if value.is_floating_point() else value.to(torch.float64)
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(value, dtype=np.float64))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} must be a numeric array; got {value!r:.80}") from err
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    return t
+
+
+def _cholesky(cov, name):
+    """Lower Cholesky factor of a batch of symmetric positive definite matrices, or ValueError."""
+    scale = cov.detach().abs().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-300)
+    if not bool(((cov - cov.transpose(-2, -1)).detach().abs() <= 1e-8 * scale).all()):
+        raise ValueError(f"{name} must be symmetric")
+    L, info = torch.linalg.cholesky_ex(cov)
+    if bool((info != 0).any()):
+        raise ValueError(f"{name} must be positive definite")
+    return L
+
+
+def gaussian_kl(mu1, cov1, mu2, cov2):
+    """KL divergence between two multivariate normal distributions (VA16), in nats.
+
+    KL(N(mu1, S1) || N(mu2, S2)) = 1/2 ( tr(S2^-1 S1) + (mu2 - mu1)^T S2^-1 (mu2 - mu1)
+                                         - k + log|S2| - log|S1| ),
+
+    evaluated with Cholesky factors S = L L^T: tr(S2^-1 S1) = ||L2^-1 L1||_F^2, the quadratic
+    form is ||L2^-1 (mu2 - mu1)||^2 and log|S| = 2 sum_i log L_ii (no explicit inverse).
+
+    Parameters
+    ----------
+    mu1, mu2 : arrays of shape (..., k), the means
+    cov1, cov2 : arrays of shape (..., k, k), symmetric positive definite covariances
+
+    The leading (batch) dimensions of the four arguments broadcast against each other, so a
+    batch of N distributions (mu1 of shape (N, k), cov1 of shape (N, k, k)) can be compared
+    with one (mu2 of shape (k,), cov2 of shape (k, k)).
+
+    Returns
+    -------
+    kl : array of shape (...) (the broadcast batch shape; a 0-d array for single
+        distributions). A torch tensor when any argument is a tensor (differentiable,
+        on the arguments' device), otherwise a NumPy float64 array.
+    """
+    as_numpy = not any(isinstance(a, torch.Tensor) for a in (mu1, cov1, mu2, cov2))
+    mu1, cov1 = _to_tensor(mu1, "mu1"), _to_tensor(cov1, "cov1")
+    mu2, cov2 = _to_tensor(mu2, "mu2"), _to_tensor(cov2, "cov2")
+    dtype = torch.promote_types(torch.promote_types(mu1.dtype, cov1.dtype),
+                                torch.promote_types(mu2.dtype, cov2.dtype))
+    mu1, cov1, mu2, cov2 = (t.to(dtype) for t in (mu1, cov1, mu2, cov2))
+    if mu1.ndim < 1:
+        raise ValueError(f"mu1 must have shape (..., k); got shape {tuple(mu1.shape)}")
+    k = mu1.shape[-1]
+    if mu2.ndim < 1 or mu2.shape[-1] != k:
+        raise ValueError(f"mu2 must have shape (..., k={k}) like mu1; got shape {tuple(mu2.shape)}")
+    for name, cov in (("cov1", cov1), ("cov2", cov2)):
+        if cov.ndim < 2 or cov.shape[-2:] != (k, k):
+            raise ValueError(f"{name} must have shape (..., {k}, {k}); got shape {tuple(cov.shape)}")
+    try:
+        batch = torch.broadcast_shapes(mu1.shape[:-1], cov1.shape[:-2], mu2.shape[:-1],
+                                       cov2.shape[:-2])
+    except RuntimeError as err:
+        raise ValueError(
+            "the batch shapes of mu1 (..., k), cov1 (..., k, k), mu2 and cov2 must broadcast; "
+            f"got {tuple(mu1.shape)}, {tuple(cov1.shape)}, {tuple(mu2.shape)}, {tuple(cov2.shape)}"
+        ) from err
+    L1 = _cholesky(cov1, "cov1").expand(*batch, k, k)
+    L2 = _cholesky(cov2, "cov2").expand(*batch, k, k)
+    diff = (mu2 - mu1).expand(*batch, k).unsqueeze(-1)                    # (..., k, 1)
+    trace = torch.linalg.solve_triangular(L2, L1, upper=False).pow(2).sum(dim=(-2, -1))
+    quad = torch.linalg.solve_triangular(L2, diff, upper=False).pow(2).sum(dim=(-2, -1))
+    log_det1 = 2.0 * torch.log(torch.diagonal(L1, dim1=-2, dim2=-1)).sum(-1)
+    log_det2 = 2.0 * torch.log(torch.diagonal(L2, dim1=-2, dim2=-1)).sum(-1)
+    kl = 0.5 * (trace + quad - k + log_det2 - log_det1)
+    return kl.detach().cpu().numpy() if as_numpy else kl

@@ -1,0 +1,492 @@
+"""Tests of unsupervised.vae (formulas VA1-VA19) and of the chapter's exercise checkers."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, stats
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+from unsupervised.divergences import gaussian_kl
+from unsupervised.exercises import _common
+from unsupervised.exercises import vae as ex
+from unsupervised.vae import (
+    VAE,
+    GenerativeNetwork,
+    InferenceNetwork,
+    LinearGaussian,
+    kl_standard_normal,
+    reparameterize,
+    train,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny networks: thread start-up costs more than it saves on a shared 2-core machine.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def seeded(module_factory, seed):
+    """Build a module with seeded initial weights without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return module_factory()
+
+
+def random_linear_gaussian(rng, d, k):
+    return LinearGaussian(rng.standard_normal((d, k)), rng.standard_normal(d),
+                          float(np.exp(rng.normal(scale=0.5))))
+
+
+def random_spd(rng, k, batch=()):
+    A = rng.standard_normal((*batch, k, k))
+    return A @ np.swapaxes(A, -1, -2) + 0.1 * np.eye(k)
+
+
+# --------------------------------------------------------------------------- linear Gaussian
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 6), k=st.integers(1, 4))
+def test_va2_identity_holds_exactly_for_random_parameters_and_random_q(seed, d, k):
+    # VA2: log p(x) = ELBO(q) + KL(q || p(z | x)) for ANY q, here random Gaussians.
+    rng = np.random.default_rng(seed)
+    model = random_linear_gaussian(rng, d, k)
+    x = torch.tensor(rng.standard_normal((5, d)) * 2)
+    q_mean, q_cov = rng.standard_normal((5, k)), random_spd(rng, k, (5,))
+    post = model.posterior(x)
+    kl = gaussian_kl(torch.tensor(q_mean), torch.tensor(q_cov), post.mean, post.covariance_matrix)
+    lhs = model.log_marginal(x)
+    rhs = model.elbo(x, q_mean, q_cov) + kl
+    torch.testing.assert_close(lhs, rhs, rtol=1e-10, atol=1e-10)
+    assert torch.all(model.elbo(x, q_mean, q_cov) <= lhs + 1e-10)   # the ELBO is a lower bound
+
+
+def test_log_marginal_and_posterior_match_independent_formulas():
+    rng = np.random.default_rng(1)
+    d, k = 5, 2
+    model = random_linear_gaussian(rng, d, k)
+    W, b, s2 = model.W.numpy(), model.b.numpy(), float(model.sigma2)
+    X = rng.standard_normal((4, d))
+    C = W @ W.T + s2 * np.eye(d)
+    np.testing.assert_allclose(model.log_marginal(X).numpy(),
+                               stats.multivariate_normal(b, C).logpdf(X), rtol=1e-12)
+    # Conditioning the joint Gaussian of (z, x): E[z | x] = W^T C^-1 (x - b), cov = I - W^T C^-1 W.
+    post = model.posterior(X)
+    np.testing.assert_allclose(post.mean.numpy(), (W.T @ np.linalg.solve(C, (X - b).T)).T,
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(post.covariance_matrix[0].numpy(),
+                               np.eye(k) - W.T @ np.linalg.solve(C, W), rtol=1e-10, atol=1e-12)
+
+
+def test_elbo_at_the_posterior_equals_log_marginal():
+    rng = np.random.default_rng(2)
+    model = random_linear_gaussian(rng, 4, 3)
+    X = rng.standard_normal((6, 4))
+    post = model.posterior(X)
+    torch.testing.assert_close(model.elbo(X, post.mean, post.covariance_matrix),
+                               model.log_marginal(X), rtol=1e-12, atol=1e-12)
+
+
+def test_posterior_by_numerical_integration_in_one_dimension():
+    # VA4: p(z | x) = p(x | z) p(z) / int p(x | z) p(z) dz, with the integral done by quad.
+    model = LinearGaussian([[1.5], [-0.7]], [0.2, 0.1], 0.4)
+    x = np.array([[1.0, -0.3]])
+
+    def joint(z):
+        return math.exp(float(model.log_joint(x, np.array([[z]]))[0]))
+
+    # quad is asked for a relative accuracy of 1e-12 (it reports ~1e-13).
+    evidence, _ = integrate.quad(joint, -12, 12, epsabs=0, epsrel=1e-12, limit=200)
+    assert math.isclose(math.log(evidence), float(model.log_marginal(x)[0]), rel_tol=1e-11)
+    mean, _ = integrate.quad(lambda z: z * joint(z) / evidence, -12, 12, epsabs=0,
+                             epsrel=1e-12, limit=200)
+    assert math.isclose(mean, float(model.posterior(x).mean[0, 0]), rel_tol=1e-10)
+
+
+def test_elbo_matches_monte_carlo():
+    # VA3: ELBO = E_q[log p(x, z) - log q(z)], estimated with 100k draws.
+    rng = np.random.default_rng(3)
+    model = random_linear_gaussian(rng, 3, 2)
+    x = torch.tensor(rng.standard_normal((1, 3)))
+    m, S = rng.standard_normal(2), random_spd(rng, 2)
+    q = torch.distributions.MultivariateNormal(torch.tensor(m), torch.tensor(S))
+    z = torch.tensor(rng.multivariate_normal(m, S, size=100_000))
+    w = (model.log_joint(x.expand(len(z), -1), z) - q.log_prob(z)).numpy()
+    se = w.std(ddof=1) / math.sqrt(len(w))
+    assert abs(w.mean() - float(model.elbo(x, m, S)[0])) < 5 * se
+
+
+def test_em_step_raises_the_log_likelihood_and_is_a_stationary_point_of_the_elbo():
+    rng = np.random.default_rng(4)
+    true = random_linear_gaussian(rng, 5, 2)
+    X, _ = true.sample(300, generator=gen(0))
+    model = random_linear_gaussian(rng, 5, 2)
+    values = [float(model.log_marginal(X).sum())]
+    for _ in range(5):
+        post = model.posterior(X)
+        new = model.em_step(X)
+        # M-step: the gradient of sum_n ELBO(q_n | theta) in theta vanishes at theta_new.
+        W = new.W.clone().requires_grad_()
+        b = new.b.clone().requires_grad_()
+        s2 = new.sigma2.clone().requires_grad_()
+        LinearGaussian(W, b, s2).elbo(X, post.mean, post.covariance_matrix).sum().backward()
+        assert max(W.grad.abs().max(), b.grad.abs().max(), s2.grad.abs()) < 1e-8
+        model = new
+        values.append(float(model.log_marginal(X).sum()))
+    assert np.all(np.diff(values) > 0), values
+
+
+def test_linear_gaussian_ancestral_sampling_has_the_marginal_covariance():
+    rng = np.random.default_rng(5)
+    model = random_linear_gaussian(rng, 3, 2)
+    X, Z = model.sample(200_000, generator=gen(1))
+    np.testing.assert_allclose(np.cov(X.numpy().T), model.marginal_cov().numpy(), atol=0.05)
+    assert Z.shape == (200_000, 2)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(W=np.ones((3, 2)), b=np.ones(2), sigma2=1.0), "b"),
+    (dict(W=np.ones(3), b=np.ones(3), sigma2=1.0), "W"),
+    (dict(W=np.ones((3, 2)), b=np.ones(3), sigma2=0.0), "sigma2"),
+    (dict(W=np.ones((3, 2)), b=np.ones(3), sigma2=-1.0), "sigma2"),
+    (dict(W=np.full((3, 2), np.nan), b=np.ones(3), sigma2=1.0), "W"),
+])
+def test_linear_gaussian_rejects_bad_parameters(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        LinearGaussian(**kwargs)
+
+
+def test_linear_gaussian_rejects_bad_q_and_x():
+    model = LinearGaussian(np.ones((3, 2)), np.zeros(3), 1.0)
+    with pytest.raises(ValueError, match="x"):
+        model.log_marginal(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="q_mean"):
+        model.elbo(np.ones((4, 3)), np.zeros(3), np.eye(2))
+    with pytest.raises(ValueError, match="q_cov"):
+        model.elbo(np.ones((4, 3)), np.zeros(2), -np.eye(2))
+
+
+# --------------------------------------------------------------------------- VA16-VA18
+def test_kl_standard_normal_matches_torch_and_gaussian_kl():
+    rng = np.random.default_rng(6)
+    mu = torch.tensor(rng.standard_normal((8, 3)))
+    sigma = torch.tensor(np.exp(rng.normal(size=(8, 3))))
+    ours = kl_standard_normal(mu, sigma)
+    ref = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(-1)
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+    general = gaussian_kl(mu, torch.diag_embed(sigma**2), torch.zeros(3, dtype=torch.float64),
+                          torch.eye(3, dtype=torch.float64))
+    torch.testing.assert_close(ours, general, rtol=1e-12, atol=1e-12)
+    # Hand value: mu = 1, sigma = 1 in one dimension: 1/2 (1 + 1 - 1 - 0) = 1/2.
+    assert float(kl_standard_normal(torch.ones(1), torch.ones(1))) == 0.5
+
+
+def test_reparameterized_samples_have_the_right_mean_and_covariance():
+    mu = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    sigma = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)
+    z = reparameterize(mu.expand(100_000, 3), sigma.expand(100_000, 3), generator=gen(2))
+    se_mean = sigma / math.sqrt(100_000)
+    assert torch.all((z.mean(0) - mu).abs() < 5 * se_mean)
+    cov = torch.cov(z.T)
+    # Standard errors: a sample variance has variance 2 sigma^4 / (n - 1); an off-diagonal
+    # sample covariance of independent coordinates has standard error sigma_i sigma_j / sqrt(n).
+    se_cov = torch.outer(sigma, sigma) / math.sqrt(100_000)
+    se_cov.diagonal().mul_(math.sqrt(2.0))
+    assert torch.all((cov - torch.diag(sigma**2)).abs() < 5 * se_cov), cov
+
+
+def test_reparameterization_gradients_are_one_and_eps():
+    mu = torch.zeros(4, 2, requires_grad=True)
+    sigma = torch.ones(4, 2, requires_grad=True)
+    g = gen(3)
+    z = reparameterize(mu, sigma, generator=g)
+    eps = torch.randn((4, 2), generator=gen(3))
+    z.sum().backward()
+    torch.testing.assert_close(mu.grad, torch.ones(4, 2))
+    torch.testing.assert_close(sigma.grad, eps)
+    assert reparameterize(mu, sigma, generator=gen(0), n_samples=7).shape == (7, 4, 2)
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0])
+def test_non_positive_sigma_raises(sigma):
+    mu, s = torch.zeros(2, 3), torch.ones(2, 3)
+    s[1, 2] = sigma
+    with pytest.raises(ValueError, match="sigma"):
+        reparameterize(mu, s)
+    with pytest.raises(ValueError, match="sigma"):
+        kl_standard_normal(mu, s)
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="sigma must have the shape of mu"):
+        reparameterize(torch.zeros(2, 3), torch.ones(2, 2))
+    with pytest.raises(ValueError, match="sigma must have the shape of mu"):
+        kl_standard_normal(torch.zeros(3), torch.ones(4))
+    with pytest.raises(ValueError, match="n_samples"):
+        reparameterize(torch.zeros(2), torch.ones(2), n_samples=0)
+
+
+# --------------------------------------------------------------------------- networks
+def test_inference_network_is_the_source_formula():
+    # VA7: h = sigmoid(W1 x + b1), mu = W2 h + b2, sigma = softplus(W3 h + b3), by hand in NumPy.
+    net = seeded(lambda: InferenceNetwork(5, 2, 7).double(), 0)
+    x = np.random.default_rng(7).standard_normal((4, 5))
+    W1, b1 = net.hidden.weight.detach().numpy(), net.hidden.bias.detach().numpy()
+    W2, b2 = net.mean.weight.detach().numpy(), net.mean.bias.detach().numpy()
+    W3, b3 = net.std.weight.detach().numpy(), net.std.bias.detach().numpy()
+    h = 1 / (1 + np.exp(-(x @ W1.T + b1)))
+    mu, sigma = net(torch.tensor(x))
+    np.testing.assert_allclose(mu.detach().numpy(), h @ W2.T + b2, rtol=1e-12)
+    np.testing.assert_allclose(sigma.detach().numpy(), np.log1p(np.exp(h @ W3.T + b3)), rtol=1e-12)
+    assert torch.all(sigma > 0)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_generative_network_log_prob_matches_torch_distributions(likelihood):
+    net = seeded(lambda: GenerativeNetwork(2, 6, 5, likelihood=likelihood, sigma2=0.3).double(), 1)
+    z = torch.randn((3, 4, 2), generator=gen(1), dtype=torch.float64)
+    x = torch.rand((4, 6), generator=gen(2), dtype=torch.float64).round()
+    mu = net(z)
+    if likelihood == "bernoulli":
+        ref = Bernoulli(probs=mu).log_prob(x).sum(-1)
+    else:
+        ref = Normal(mu, math.sqrt(0.3)).log_prob(x).sum(-1)
+    got = net.log_prob(x, z)
+    assert got.shape == (3, 4)
+    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+
+
+def test_vae_rejects_bad_input():
+    model = VAE(4, 2, 8)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 4\)"):
+        model.elbo(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="x must lie in"):
+        model.elbo(torch.full((3, 4), 2.0))
+    with pytest.raises(ValueError, match="n_samples"):
+        model.elbo(torch.zeros(3, 4), n_samples=0)
+    with pytest.raises(ValueError, match="likelihood"):
+        VAE(4, 2, 8, likelihood="poisson")
+    with pytest.raises(ValueError, match="sigma2"):
+        VAE(4, 2, 8, likelihood="gaussian", sigma2=0.0)
+
+
+# --------------------------------------------------------------------------- ELBO and IWAE
+@pytest.fixture(scope="module")
+def tiny_vae():
+    """A VAE with k = 1 and d = 3 binary pixels: log p(x) = log int p(x|z) N(z) dz by quadrature.
+
+    The decoder depends strongly on z, so q is far from the posterior and the ELBO gap is
+    visible. The encoder's standard deviation is set to about 1.3 > 1, so the importance
+    weights p(x|z) N(z|0,1) / q(z|x) are bounded and the IWAE estimate has a finite variance.
+    """
+    model = VAE(3, n_latent=1, n_hidden=6, likelihood="bernoulli", seed=3, dtype=torch.float64)
+    with torch.no_grad():
+        model.decoder.hidden.weight.mul_(4.0)
+        model.decoder.out.weight.mul_(3.0)
+        model.encoder.std.weight.zero_()
+        model.encoder.std.bias.fill_(math.log(math.expm1(1.3)))
+    X = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]],
+                     dtype=torch.float64)
+    log_px = []
+    for x in X:
+        def integrand(z, x=x):
+            zt = torch.tensor([[z]], dtype=torch.float64)
+            with torch.no_grad():
+                log_lik = float(model.decoder.log_prob(x[None], zt)[0])
+            return math.exp(log_lik) * stats.norm.pdf(z)
+        log_px.append(math.log(integrate.quad(integrand, -10, 10, epsabs=1e-14, epsrel=1e-11)[0]))
+    return model, X, torch.tensor(log_px, dtype=torch.float64)
+
+
+def test_elbo_is_below_the_exact_log_likelihood(tiny_vae):
+    model, X, log_px = tiny_vae
+    with torch.no_grad():
+        elbo = model.elbo(X, n_samples=20_000, generator=gen(4))
+    assert torch.all(elbo < log_px), (elbo, log_px)
+    # The gap is KL(q || p(z|x)) > 0; it is not tiny for this model.
+    assert torch.all(log_px - elbo > 1e-3)
+
+
+def test_iwae_approaches_the_exact_log_likelihood(tiny_vae):
+    model, X, log_px = tiny_vae
+    K = 100_000
+    iw = model.log_likelihood_iw(X, K, generator=gen(5))
+    # Standard error of log(mean of K weights) by the delta method: std(w) / (sqrt(K) mean(w)).
+    w = torch.exp(model.log_importance_weights(X, K, generator=gen(50)))
+    se = w.std(0) / (math.sqrt(K) * w.mean(0))
+    assert torch.all((iw - log_px).abs() < 5 * se + 1e-9), (iw, log_px, se)
+    assert se.max() < 0.01
+
+
+def test_iwae_is_non_decreasing_in_k_on_average(tiny_vae):
+    model, X, log_px = tiny_vae
+    Xr = X.repeat(500, 1)                       # 500 independent estimates per data point
+    means = [model.log_likelihood_iw(Xr, k, generator=gen(6 + k)).mean().item()
+             for k in (1, 2, 8, 32)]
+    assert np.all(np.diff(means) > 0), means
+    assert means[-1] < log_px.mean().item() + 1e-3
+
+
+def test_iwae_with_one_sample_is_the_va3_estimate_of_the_elbo(tiny_vae):
+    model, X, _ = tiny_vae
+    with torch.no_grad():
+        elbo = model.elbo(X, generator=gen(7), analytic_kl=False)
+    torch.testing.assert_close(model.log_likelihood_iw(X, 1, generator=gen(7)), elbo)
+
+
+def test_analytic_and_monte_carlo_kl_give_the_same_elbo(tiny_vae):
+    # VA12 = VA3 in expectation.
+    model, X, _ = tiny_vae
+    with torch.no_grad():
+        a = model.elbo(X, n_samples=50_000, generator=gen(8))
+        b = model.elbo(X, n_samples=50_000, generator=gen(9), analytic_kl=False)
+    torch.testing.assert_close(a, b, atol=0.02, rtol=0)
+
+
+def test_elbo_terms_and_va14_by_hand(tiny_vae):
+    model, X, _ = tiny_vae
+    with torch.no_grad():
+        value, rec, kl = model.elbo(X, n_samples=3, generator=gen(10), return_terms=True)
+        mu, sigma = model.encoder(X)
+        z = mu + sigma * torch.randn((3, *mu.shape), generator=gen(10), dtype=torch.float64)
+        p = model.decoder(z)
+        rec_hand = (X * torch.log(p) + (1 - X) * torch.log1p(-p)).sum(-1).mean(0)
+        kl_hand = 0.5 * (sigma**2 + mu**2 - 1 - torch.log(sigma**2)).sum(-1)
+    torch.testing.assert_close(rec, rec_hand, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(kl, kl_hand, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(value, rec_hand - kl_hand, rtol=1e-10, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- training
+@pytest.fixture(scope="module")
+def digits():
+    from unsupervised.datasets import load_digits_array
+
+    X, _ = load_digits_array()
+    return (X[:300] > 0.5).astype(np.float32)
+
+
+def test_training_raises_the_elbo_and_is_reproducible(digits):
+    histories = []
+    for _ in range(2):
+        model = VAE(64, 2, 32, seed=0)
+        histories.append(train(model, digits[:250], digits[250:], epochs=8, batch_size=50,
+                               lr=3e-3, seed=1))
+    h1, h2 = histories
+    assert set(h1) == {"epoch", "train_elbo", "train_reconstruction", "train_kl", "val_elbo",
+                       "seconds"}
+    assert len(h1["train_elbo"]) == 8 and h1["epoch"] == list(range(1, 9))
+    assert h1["train_elbo"][-1] > h1["train_elbo"][0] + 5
+    assert h1["val_elbo"][-1] > h1["val_elbo"][0] + 5
+    for key in ("train_elbo", "train_kl", "val_elbo"):
+        assert h1[key] == h2[key]
+    np.testing.assert_allclose(np.array(h1["train_reconstruction"]) - h1["train_kl"],
+                               h1["train_elbo"], rtol=1e-5)
+
+
+def test_progress_bar_option_runs(digits, capsys):
+    model = VAE(64, 2, 8, seed=0)
+    history = train(model, digits[:100], epochs=2, batch_size=50, progress=True)
+    assert "val_elbo" not in history and len(history["train_elbo"]) == 2
+
+
+def test_different_seeds_give_different_runs_and_init_leaves_global_rng_alone(digits):
+    state = torch.get_rng_state()
+    a, b = VAE(64, 2, 8, seed=0), VAE(64, 2, 8, seed=1)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not torch.equal(a.encoder.hidden.weight, b.encoder.hidden.weight)
+    assert torch.equal(a.encoder.hidden.weight, VAE(64, 2, 8, seed=0).encoder.hidden.weight)
+
+
+def test_sample_decode_and_reconstruct_shapes():
+    model = VAE(10, 3, 8)
+    x, z = model.sample(5, generator=gen(0), return_latent=True)
+    assert x.shape == (5, 10) and z.shape == (5, 3)
+    assert set(torch.unique(x).tolist()) <= {0.0, 1.0}                 # Bernoulli draws
+    assert torch.all((model.sample(4, mean=True) > 0) & (model.sample(4, mean=True) < 1))
+    assert model.decode(torch.zeros(2, 7, 3)).shape == (2, 7, 10)
+    assert model.reconstruct(np.zeros((4, 10))).shape == (4, 10)
+    g = VAE(10, 3, 8, likelihood="gaussian")
+    torch.testing.assert_close(g.sample(3, generator=gen(1)), g.sample(3, generator=gen(1)))
+
+
+def test_train_rejects_bad_arguments(digits):
+    model = VAE(64, 2, 8)
+    with pytest.raises(ValueError, match="epochs"):
+        train(model, digits, epochs=0)
+    with pytest.raises(ValueError, match="X must have shape"):
+        train(model, digits[:, :10])
+    with pytest.raises(ValueError, match="X_val"):
+        train(model, digits, digits[:, :3])
+
+
+# --------------------------------------------------------------------------- exercise checkers
+def run(checker, answer, capsys):
+    result = checker(answer)
+    out = capsys.readouterr().out
+    assert isinstance(result, bool) and out.strip()
+    return result, out
+
+
+def assert_no_numbers(out):
+    assert not re.search(r"\d\.\d|\d{2,}", out), out
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def kl_right(mu1, var1, mu2, var2):
+    return 0.5 * (var1 / var2 + (mu2 - mu1) ** 2 / var2 - 1 + math.log(var2 / var1))
+
+
+def test_gaussian_kl_checker(capsys):
+    ok, out = run(ex.check_gaussian_kl, kl_right, capsys)
+    assert ok and _common.CORRECT in out
+    ok, out = run(ex.check_gaussian_kl, lambda a, b, c, d: kl_right(c, d, a, b), capsys)
+    assert not ok and "不对称" in out
+    assert_no_numbers(out)
+    ok, out = run(ex.check_gaussian_kl, lambda a, b, c, d: 2 * kl_right(a, b, c, d), capsys)
+    assert not ok and "1/2" in out
+    ok, out = run(ex.check_gaussian_kl, stub, capsys)
+    assert not ok and "尚未实现" in out
+
+
+def log_marginal_right(x, W, b, sigma2):
+    C = W @ W.T + sigma2 * np.eye(len(x))
+    r = x - b
+    return -0.5 * (len(x) * math.log(2 * math.pi) + np.linalg.slogdet(C)[1]
+                   + r @ np.linalg.solve(C, r))
+
+
+def test_linear_gaussian_checker(capsys):
+    ok, out = run(ex.check_linear_gaussian_log_marginal, log_marginal_right, capsys)
+    assert ok
+    noise_only = lambda x, W, b, s2: stats.multivariate_normal(b, s2 * np.eye(len(x))).logpdf(x)  # noqa: E731
+    ok, out = run(ex.check_linear_gaussian_log_marginal, noise_only, capsys)
+    assert not ok and "σ²I" in out
+    assert_no_numbers(out)
+    ok, out = run(ex.check_linear_gaussian_log_marginal, lambda *a: 1 / 0, capsys)
+    assert not ok and "ZeroDivisionError" in out
+
+
+def test_printed_objective_variance_checker(capsys):
+    assert run(ex.check_printed_objective_variance, 0.5, capsys)[0]
+    assert run(ex.check_printed_objective_variance, lambda: 0.5, capsys)[0]
+    for wrong in (1.0, 2.0, 3.7, "abc"):
+        ok, out = run(ex.check_printed_objective_variance, wrong, capsys)
+        assert not ok
+        assert_no_numbers(out)
+    ok, out = run(ex.check_printed_objective_variance, ..., capsys)
+    assert not ok and "尚未实现" in out
