@@ -1,0 +1,380 @@
+"""Tests of unsupervised.autoencoders (formulas AE1-AE7) and of the chapter's exercise checkers."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unsupervised.autoencoders import (
+    Autoencoder,
+    average_activation,
+    bernoulli_kl,
+    denoising_loss,
+    kl_sparsity,
+    mask_noise,
+    pretrain_stacked,
+    principal_angles,
+    reconstruction_loss,
+    sparse_loss,
+    train,
+)
+from unsupervised.exercises import _common
+from unsupervised.exercises import autoencoders as ex
+
+DT = torch.float64
+
+
+def small_data(N=120, d=6, seed=0):
+    """Data with a clear principal subspace: variances 9, 4 along two directions, <= 0.25 else."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    scales = np.array([3.0, 2.0] + [0.5, 0.4, 0.3, 0.2, 0.1, 0.05][: d - 2])
+    return 1.5 + (rng.normal(size=(N, d)) * scales) @ basis.T
+
+
+# --------------------------------------------------------------------------- AE1
+def test_autoencoder_shapes_and_composition_order():
+    model = Autoencoder([10, 7, 3], seed=1, dtype=DT)
+    x = torch.rand(5, 10, dtype=DT)
+    z = model.encode(x)
+    assert z.shape == (5, 3) and model.decode(z).shape == (5, 10)
+    torch.testing.assert_close(model(x), model.decode(model.encode(x)), rtol=0, atol=0)
+    assert model.input_dim == 10 and model.code_dim == 3
+    assert model.decoder_sizes == [3, 7, 10]
+    with pytest.raises(ValueError, match="z"):
+        model.decode(x)          # f o g is not defined when d != p: g needs a code in R^p
+
+
+def test_encoder_is_the_hand_written_layer():
+    model = Autoencoder([4, 3], activation="sigmoid", output_activation="identity", dtype=DT)
+    x = torch.rand(6, 4, dtype=DT)
+    W1, b1 = model.encoder[0].weight, model.encoder[0].bias
+    W2, b2 = model.decoder[0].weight, model.decoder[0].bias
+    z = torch.sigmoid(x @ W1.T + b1)
+    torch.testing.assert_close(model.encode(x), z)
+    torch.testing.assert_close(model(x), z @ W2.T + b2)
+    assert W2.shape == (4, 3)
+
+
+def test_initialisation_is_seeded_and_leaves_global_rng_alone():
+    state = torch.random.get_rng_state()
+    a = Autoencoder([8, 4], seed=3)
+    b = Autoencoder([8, 4], seed=3)
+    c = Autoencoder([8, 4], seed=4)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+    for layer in (a.encoder[0], a.decoder[0]):          # U(-1/sqrt(in), 1/sqrt(in))
+        bound = 1 / math.sqrt(layer.in_features)
+        assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"encoder_sizes": [8]}, "encoder_sizes"),
+    ({"encoder_sizes": [8, 0]}, "encoder_sizes"),
+    ({"encoder_sizes": [8, 4], "decoder_sizes": [4, 7]}, "decoder_sizes"),
+    ({"encoder_sizes": [8, 4], "activation": "softmax"}, "activation"),
+    ({"encoder_sizes": [8, 4], "output_activation": "gelu"}, "output_activation"),
+    ({"encoder_sizes": [8, 4], "seed": -1}, "seed"),
+])
+def test_autoencoder_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        Autoencoder(**kwargs)
+
+
+# --------------------------------------------------------------------------- AE2
+def test_reconstruction_loss_hand_value_and_sum_form():
+    x = torch.tensor([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]], dtype=DT)
+    x_hat = torch.tensor([[0.5, 0.0, 2.0], [1.0, 1.0, -1.0]], dtype=DT)
+    # per-sample squared errors: 0.25 and 1 + 4 = 5; mean 2.625
+    assert reconstruction_loss(x, x_hat).item() == pytest.approx(2.625, abs=1e-15)
+    assert (len(x) * reconstruction_loss(x, x_hat)).item() == pytest.approx(5.25, abs=1e-15)
+
+
+def test_reconstruction_loss_rejects_bad_inputs():
+    x = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="x_hat"):
+        reconstruction_loss(x, torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="x"):
+        reconstruction_loss(torch.tensor([[float("nan"), 0.0]]), torch.zeros(1, 2))
+
+
+def test_linear_autoencoder_spans_the_principal_subspace():
+    # Baldi & Hornik (1989): the decoder's column space is the top-p right singular subspace
+    # of the centred data, and the loss reaches the Eckart-Young minimum.
+    X, p = small_data(), 2
+    _, s, Vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    model = Autoencoder([6, p], activation="identity", output_activation="identity", dtype=DT)
+    train(model, X, epochs=1500, lr=0.05, seed=0, schedule="anneal")
+    with torch.no_grad():
+        Xt = torch.tensor(X)
+        loss = reconstruction_loss(Xt, model(Xt)).item()
+    optimum = np.sum(s[p:] ** 2) / len(X)
+    assert optimum <= loss < optimum * (1 + 1e-4)
+    angles = principal_angles(model.decoder[0].weight, Vt[:p].T)
+    # The notebook's bound: sin^2(theta_max) <= N (loss - optimum) / (s_p^2 - s_{p+1}^2).
+    bound = np.arcsin(np.sqrt(len(X) * (loss - optimum) / (s[p - 1] ** 2 - s[p] ** 2)))
+    assert angles.max() <= bound and angles.max() < 1e-3, (angles, bound)
+    random_angles = principal_angles(np.random.default_rng(1).normal(size=(6, p)), Vt[:p].T)
+    assert random_angles.max() > 0.3
+
+
+def test_principal_angles_hand_values_and_basis_invariance():
+    t = 0.3
+    U = np.array([[1.0], [0.0], [0.0]])
+    V = np.array([[math.cos(t)], [math.sin(t)], [0.0]])
+    np.testing.assert_allclose(principal_angles(U, V), [t], atol=1e-12)
+    A = np.random.default_rng(0).normal(size=(5, 2))
+    B = A @ np.array([[2.0, 1.0], [0.5, -3.0]])            # same column space, other basis
+    np.testing.assert_allclose(principal_angles(A, B), [0.0, 0.0], atol=1e-7)
+    E = np.eye(4)
+    np.testing.assert_allclose(principal_angles(E[:, :2], E[:, 2:]), [np.pi / 2] * 2)
+    angles = principal_angles(torch.tensor(E[:, :3]), E[:, [0, 1, 3]])
+    assert np.all(np.diff(angles) >= 0)                     # increasing order
+    np.testing.assert_allclose(angles, [0.0, 0.0, np.pi / 2], atol=1e-12)
+
+
+def test_principal_angles_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="same number of rows"):
+        principal_angles(np.ones((3, 1)), np.ones((4, 1)))
+    with pytest.raises(ValueError, match="U"):
+        principal_angles(np.ones(3), np.ones((3, 1)))
+    with pytest.raises(ValueError, match="V"):
+        principal_angles(np.ones((3, 1)), np.full((3, 1), np.nan))
+
+
+# --------------------------------------------------------------------------- AE4-AE6
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.01, 0.99), st.floats(0.001, 0.999))
+def test_bernoulli_kl_is_nonnegative_and_matches_torch_distributions(r, q):
+    q_t = torch.tensor([q], dtype=DT)
+    kl = bernoulli_kl(r, q_t)
+    reference = torch.distributions.kl_divergence(
+        torch.distributions.Bernoulli(probs=torch.tensor([r], dtype=DT)),
+        torch.distributions.Bernoulli(probs=q_t))
+    assert kl.item() >= 0
+    torch.testing.assert_close(kl, reference, rtol=1e-9, atol=1e-12)
+
+
+def test_kl_sparsity_is_zero_iff_rho_hat_equals_rho_star():
+    rho = 0.05
+    z = torch.full((7, 4), rho, dtype=DT)
+    assert kl_sparsity(z, rho).item() == pytest.approx(0.0, abs=1e-15)
+    z2 = z.clone()
+    z2[0, 2] += 0.01                                        # one unit's mean moves off rho*
+    assert kl_sparsity(z2, rho).item() > 0
+    # Different samples, same means: still zero (a function of rho_hat only).
+    z3 = torch.tensor([[0.0, 0.1], [0.1, 0.0]], dtype=DT)
+    assert kl_sparsity(z3, rho).item() == pytest.approx(0.0, abs=1e-15)
+
+
+def test_kl_sparsity_gradient_matches_the_analytic_derivative():
+    rng = np.random.default_rng(0)
+    N, p, rho = 9, 5, 0.1
+    z = torch.tensor(rng.uniform(0.01, 0.9, size=(N, p)), dtype=DT, requires_grad=True)
+    kl_sparsity(z, rho).backward()
+    rho_hat = z.detach().mean(dim=0)
+    analytic = ((rho_hat - rho) / (rho_hat * (1 - rho_hat)) / N).expand(N, p)
+    torch.testing.assert_close(z.grad, analytic, rtol=1e-12, atol=1e-14)
+    # ... and a central finite difference of the penalty
+    h = 1e-6
+    e = torch.zeros(N, p, dtype=DT)
+    e[3, 1] = h
+    fd = (kl_sparsity(z.detach() + e, rho) - kl_sparsity(z.detach() - e, rho)) / (2 * h)
+    assert fd.item() == pytest.approx(analytic[3, 1].item(), rel=1e-7)
+
+
+def test_kl_sparsity_is_a_function_of_the_batch():
+    z = torch.tensor([[0.2, 0.1], [0.4, 0.3]], dtype=DT)
+    z_other = z.clone()
+    z_other[1] = torch.tensor([0.9, 0.0])
+    # the first sample is unchanged, but the penalty of the batch changes with the others
+    penalties = [kl_sparsity(b, 0.1).item() for b in (z[:1], z, z_other)]
+    assert len(set(penalties)) == 3
+    torch.testing.assert_close(average_activation(z), torch.tensor([0.3, 0.2], dtype=DT))
+
+
+def test_kl_sparsity_stays_finite_for_dead_and_saturated_units():
+    z = torch.zeros(4, 3, dtype=DT, requires_grad=True)
+    with torch.no_grad():
+        z[:, 2] = 1.0
+    loss = kl_sparsity(z, 0.05)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize("rho_star", [0.0, 1.0, -0.1, 1.5, float("nan"), "a"])
+def test_kl_sparsity_rejects_rho_star_outside_the_open_interval(rho_star):
+    with pytest.raises(ValueError, match="rho_star"):
+        kl_sparsity(torch.full((2, 2), 0.5), rho_star)
+
+
+def test_kl_sparsity_rejects_activations_outside_unit_interval():
+    with pytest.raises(ValueError, match="z"):
+        kl_sparsity(torch.tensor([[-0.5, 0.2]]), 0.1)
+    with pytest.raises(ValueError, match="rho_hat"):
+        bernoulli_kl(0.1, torch.tensor([0.0]))
+
+
+def test_sparse_loss_pieces_add_up():
+    model = Autoencoder([6, 8], seed=2, dtype=DT)
+    x = torch.rand(10, 6, dtype=DT, generator=torch.Generator().manual_seed(0))
+    eta, rho, lam = 0.7, 0.05, 1e-3
+    z = model.encode(x)
+    hand = (((x - model.decode(z)) ** 2).sum(1).mean()
+            + eta * kl_sparsity(z, rho)
+            + lam * (model.encoder[0].weight.pow(2).sum() + model.decoder[0].weight.pow(2).sum()))
+    torch.testing.assert_close(sparse_loss(eta, rho, lam)(model, x), hand, rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match="eta"):
+        sparse_loss(-1.0, rho)
+
+
+# --------------------------------------------------------------------------- AE7
+def test_mask_noise_rate_is_mu():
+    x = torch.ones(400, 64)
+    for mu in (0.1, 0.3, 0.5):
+        x_tilde, keep = mask_noise(x, mu, generator=torch.Generator().manual_seed(1),
+                                   return_mask=True)
+        rate = 1 - keep.double().mean().item()
+        se = math.sqrt(mu * (1 - mu) / x.numel())
+        assert abs(rate - mu) < 5 * se, (rate, mu)
+        assert torch.equal(x_tilde, keep.float())
+    exact = mask_noise(x, 0.25, generator=torch.Generator().manual_seed(2), exact=True)
+    assert torch.all((exact == 0).sum(dim=1) == 16)          # exactly mu * d per row
+
+
+def test_mask_noise_edge_cases_and_reproducibility():
+    x = torch.rand(5, 8)
+    assert torch.equal(mask_noise(x, 0.0), x)
+    assert torch.equal(mask_noise(x, 1.0), torch.zeros_like(x))
+    a = mask_noise(x, 0.4, generator=torch.Generator().manual_seed(7))
+    b = mask_noise(x, 0.4, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("mu", [-0.1, 1.2, float("nan"), None])
+def test_mask_noise_rejects_bad_mu(mu):
+    with pytest.raises(ValueError, match="mu"):
+        mask_noise(torch.ones(2, 2), mu)
+
+
+# --------------------------------------------------------------------------- training
+def test_training_is_reproducible_with_a_seed():
+    X = np.random.default_rng(0).uniform(size=(64, 8))
+    runs = []
+    for seed in (0, 0, 1):
+        model = Autoencoder([8, 4], seed=0)
+        runs.append(train(model, X, loss_fn=denoising_loss(0.3), epochs=5, batch_size=16,
+                          lr=1e-2, seed=seed))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+    assert runs[0].shape == (5,) and runs[0][-1] < runs[0][0]
+
+
+def test_train_calls_the_callback_after_every_epoch():
+    X = np.random.default_rng(0).uniform(size=(32, 4))
+    seen = []
+    history = train(Autoencoder([4, 2]), X, epochs=3, lr=1e-2,
+                    callback=lambda epoch, model: seen.append((epoch, model.code_dim)))
+    assert seen == [(0, 2), (1, 2), (2, 2)] and len(history) == 3
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"epochs": 0}, "epochs"),
+    ({"epochs": 2.5}, "epochs"),
+    ({"lr": -1.0}, "lr"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"seed": -3}, "seed"),
+    ({"loss_fn": "mse"}, "loss_fn"),
+    ({"schedule": "cosine"}, "schedule"),
+    ({"callback": 3}, "callback"),
+])
+def test_train_rejects_bad_arguments(kwargs, name):
+    model = Autoencoder([4, 2])
+    with pytest.raises(ValueError, match=name):
+        train(model, np.zeros((3, 4)), **kwargs)
+
+
+def test_train_rejects_bad_data():
+    model = Autoencoder([4, 2])
+    with pytest.raises(ValueError, match=r"X must have shape \(N, 4\)"):
+        train(model, np.zeros((3, 5)), epochs=1)
+    with pytest.raises(ValueError, match="X"):
+        train(model, np.array([[np.nan, 0, 0, 0]]), epochs=1)
+
+
+def test_pretrain_stacked_copies_each_trained_layer():
+    X = np.random.default_rng(0).uniform(size=(50, 8))
+    model, histories = pretrain_stacked([8, 6, 3], X, epochs=3, batch_size=25, lr=1e-2, seed=5)
+    assert len(histories) == 2 and model.encoder_sizes == [8, 6, 3]
+    # Layer 1 is exactly the shallow autoencoder 8 -> 6 -> 8 trained alone with seed 6.
+    shallow = Autoencoder([8, 6], seed=6)
+    train(shallow, X, epochs=3, batch_size=25, lr=1e-2, seed=6)
+    torch.testing.assert_close(model.encoder[0].weight, shallow.encoder[0].weight, rtol=0, atol=0)
+    torch.testing.assert_close(model.decoder[2].weight, shallow.decoder[0].weight, rtol=0, atol=0)
+    assert model.decoder[1].__class__.__name__ == "Sigmoid"
+
+
+# --------------------------------------------------------------------------- checkers
+def run(checker, answer, capsys):
+    result = checker(answer)
+    out = capsys.readouterr().out
+    assert isinstance(result, bool) and out.strip()
+    return result, out
+
+
+def assert_no_numbers(out):
+    assert not re.search(r"\d\.\d|\d{2,}", out), out
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def test_kl_gradient_checker(capsys):
+    ok, out = run(ex.check_kl_gradient, lambda r, q: -r / q + (1 - r) / (1 - q), capsys)
+    assert ok and _common.CORRECT in out
+    for wrong, hint in [(lambda r, q: r / q - (1 - r) / (1 - q), "符号"),
+                        (lambda r, q: math.log(q / r) - math.log((1 - q) / (1 - r)), "KL(ρ̂‖ρ*)"),
+                        (lambda r, q: -r / q, "第二项"), (lambda r, q: 0.0, "")]:
+        ok, out = run(ex.check_kl_gradient, wrong, capsys)
+        assert not ok and hint in out
+        assert_no_numbers(out)
+    ok, out = run(ex.check_kl_gradient, stub, capsys)
+    assert not ok and "尚未实现" in out
+
+
+def test_masked_zero_fraction_checker(capsys):
+    assert run(ex.check_masked_zero_fraction, 0.55, capsys)[0]
+    assert run(ex.check_masked_zero_fraction, lambda: 0.4 + 0.6 * 0.25, capsys)[0]
+    for wrong in (0.25, 0.65, 0.5, "x"):
+        ok, out = run(ex.check_masked_zero_fraction, wrong, capsys)
+        assert not ok
+        assert_no_numbers(out)
+    ok, out = run(ex.check_masked_zero_fraction, ..., capsys)
+    assert not ok and "尚未实现" in out
+
+
+def test_linear_ae_optimum_checker(capsys):
+    def right(X, p):
+        s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+        return np.sum(s[p:] ** 2) / len(X)
+
+    def uncentred(X, p):
+        s = np.linalg.svd(X, compute_uv=False)
+        return np.sum(s[p:] ** 2) / len(X)
+
+    def summed(X, p):
+        return right(X, p) * len(X)
+
+    assert run(ex.check_linear_ae_optimum, right, capsys)[0]
+    for wrong, hint in [(uncentred, "中心化"), (summed, "批均值"), (lambda X, p: 1.0, "")]:
+        ok, out = run(ex.check_linear_ae_optimum, wrong, capsys)
+        assert not ok and hint in out
+        assert_no_numbers(out)
+    ok, out = run(ex.check_linear_ae_optimum, stub, capsys)
+    assert not ok and "尚未实现" in out
