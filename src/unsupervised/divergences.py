@@ -4,6 +4,9 @@ Formula IDs (see the book's formula index):
 
 - VA16  KL(N(mu1, S1) || N(mu2, S2))
         = 1/2 ( tr(S2^-1 S1) + (mu2 - mu1)^T S2^-1 (mu2 - mu1) - k + log(|S2| / |S1|) )
+- GA6-GA10  KL(p || q) = int p log(p / q) dx and JS(p || q) = 1/2 KL(p || m) + 1/2 KL(q || m),
+        m = (p + q) / 2, for densities given by their values on a grid (``kl_divergence``,
+        ``js_divergence``)
 
 All divergences are in nats (natural logarithm). ``gaussian_kl`` is written in torch (it is
 differentiable and runs on the device of its inputs); NumPy arrays in give a NumPy array out.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["gaussian_kl"]
+__all__ = ["gaussian_kl", "kl_divergence", "js_divergence"]
 
 
 def _to_tensor(value, name):
@@ -97,3 +100,78 @@ def gaussian_kl(mu1, cov1, mu2, cov2):
     log_det2 = 2.0 * torch.log(torch.diagonal(L2, dim1=-2, dim2=-1)).sum(-1)
     kl = 0.5 * (trace + quad - k + log_det2 - log_det1)
     return kl.detach().cpu().numpy() if as_numpy else kl
+
+
+# =========================================================================== grid divergences
+# Added for the GAN chapter (GA6-GA10): KL and JS divergences between densities given by
+# their values on a grid. Independent of gaussian_kl above.
+
+def _grid_density(p, name, shape=None):
+    """``p`` as a float64 array of finite, non-negative values, or ValueError."""
+    try:
+        arr = np.asarray(p, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a numeric array; got {p!r:.80}") from err
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative (a density on a grid)")
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name} must have the shape of p {shape}; got {arr.shape}")
+    return arr
+
+
+def _grid_dx(dx):
+    try:
+        v = float(dx)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"dx must be a positive number (the cell volume); got {dx!r}") from err
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"dx must be a positive finite number (the cell volume); got {dx!r}")
+    return v
+
+
+def kl_divergence(p, q, dx):
+    """KL(p || q) = int p log(p / q) dx for densities on a grid (GA6, GA8), in nats.
+
+    Evaluated as the Riemann sum sum_i p_i log(p_i / q_i) dx with the conventions
+    0 log(0 / q) = 0 (also for q = 0) and p log(p / 0) = +inf for p > 0, so the result is
+    ``inf`` exactly when p puts mass where q has none.
+
+    Parameters
+    ----------
+    p, q : non-negative arrays of the same shape, the densities' values on a grid of equal
+        cells (any number of dimensions); they should integrate to 1 (sum * dx = 1), which
+        is not enforced: the sum is returned as it is
+    dx : the volume of one cell (the grid step in 1-D)
+
+    Returns a float (``inf`` possible).
+    """
+    p = _grid_density(p, "p")
+    q = _grid_density(q, "q", shape=p.shape)
+    dx = _grid_dx(dx)
+    from scipy.special import rel_entr  # x log(x / y) with the 0 log 0 and x / 0 conventions
+
+    return float(rel_entr(p, q).sum() * dx)
+
+
+def js_divergence(p, q, dx):
+    """JS(p || q) = 1/2 KL(p || m) + 1/2 KL(q || m), m = (p + q) / 2, on a grid (GA6, GA7).
+
+    Always finite: m > 0 wherever p > 0 or q > 0. For densities that integrate to 1 it lies
+    in [0, log 2]; it is 0 iff p = q and log 2 iff p and q have disjoint supports.
+
+    Parameters
+    ----------
+    p, q : non-negative arrays of the same shape (densities on a grid of equal cells)
+    dx : the volume of one cell
+
+    Returns a float, in nats.
+    """
+    p = _grid_density(p, "p")
+    q = _grid_density(q, "q", shape=p.shape)
+    dx = _grid_dx(dx)
+    m = 0.5 * (p + q)
+    return 0.5 * kl_divergence(p, m, dx) + 0.5 * kl_divergence(q, m, dx)

@@ -21,3 +21,4 @@ notebook writes ``from unsupervised.exercises import check_binomial_pmf``.
 from .density import *  # noqa: F401,F403  (each chapter module defines __all__)
 from .vae import *  # noqa: F401,F403
 from .autoencoders import *  # noqa: F401,F403
+from .gan import *  # noqa: F401,F403

@@ -1,0 +1,420 @@
+"""Tests of unsupervised.gan and the GAN chapter's exercise checkers.
+
+References: torch.nn.functional's binary cross-entropy, closed forms on densities
+(D* = p_r / (p_r + p_theta), V(D*, G) = 2 JS - 2 log 2), brute-force maximisation, PyTorch's
+own layers for DCGAN shapes, and hand-made samples for the mode-coverage metric."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import stats
+from torch import nn
+
+from unsupervised import gan
+from unsupervised.datasets import ring_modes, ring_of_gaussians
+from unsupervised.divergences import js_divergence, kl_divergence
+from unsupervised.exercises import _common
+from unsupervised.exercises import gan as ex
+from unsupervised.gan import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    Discriminator,
+    Generator,
+    discriminator_loss,
+    generator_loss,
+    mode_coverage,
+    optimal_discriminator,
+    train_gan,
+    value_function,
+)
+
+LOG2 = math.log(2.0)
+X = np.linspace(-8.0, 8.0, 3201)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: one thread is faster than several competing on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+DX = float(X[1] - X[0])
+
+
+# --------------------------------------------------------------------------- losses
+def test_discriminator_loss_is_the_binary_cross_entropy_with_logits():
+    g = torch.Generator().manual_seed(0)
+    d_real = 3 * torch.randn(64, generator=g, dtype=torch.float64)
+    d_fake = 3 * torch.randn(32, generator=g, dtype=torch.float64)
+    expected = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    torch.testing.assert_close(discriminator_loss(d_real, d_fake), expected, rtol=1e-12, atol=0)
+    # and the probability form, BCE on sigmoid outputs
+    expected_p = (F.binary_cross_entropy(torch.sigmoid(d_real), torch.ones_like(d_real))
+                  + F.binary_cross_entropy(torch.sigmoid(d_fake), torch.zeros_like(d_fake)))
+    torch.testing.assert_close(discriminator_loss(d_real, d_fake), expected_p, rtol=1e-10,
+                               atol=0)
+
+
+def test_generator_losses_match_bce_and_the_defining_expectations():
+    g = torch.Generator().manual_seed(1)
+    d_fake = 2 * torch.randn(100, generator=g, dtype=torch.float64)
+    D = torch.sigmoid(d_fake)
+    ns = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))   # -E[log D]
+    torch.testing.assert_close(generator_loss(d_fake, "non_saturating"), ns, rtol=1e-12, atol=0)
+    mm = -F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))  # E[log(1-D)]
+    torch.testing.assert_close(generator_loss(d_fake, "minimax"), mm, rtol=1e-12, atol=0)
+    torch.testing.assert_close(generator_loss(d_fake, "minimax"), torch.log1p(-D).mean(),
+                               rtol=1e-10, atol=0)
+    assert generator_loss(d_fake) == generator_loss(d_fake, "minimax")          # the default
+
+
+def test_losses_are_finite_and_right_for_extreme_logits():
+    a = torch.tensor([-1000.0, -60.0, 60.0, 1000.0], dtype=torch.float64)
+    assert torch.isfinite(discriminator_loss(a, a))
+    # -log sigmoid(-1000) = 1000 exactly (softplus), where log(sigmoid) would give inf.
+    assert generator_loss(a[:1], "non_saturating").item() == pytest.approx(1000.0)
+    assert generator_loss(a[3:], "minimax").item() == pytest.approx(-1000.0)
+
+
+def test_generator_gradients_with_respect_to_the_logit():
+    a = torch.tensor([-8.0, -2.0, 0.0, 3.0], dtype=torch.float64, requires_grad=True)
+    D = torch.sigmoid(a).detach()
+    (g_mm,) = torch.autograd.grad(generator_loss(a, "minimax"), a)
+    (g_ns,) = torch.autograd.grad(generator_loss(a, "non_saturating"), a)
+    torch.testing.assert_close(g_mm, -D / 4, rtol=1e-12, atol=0)
+    torch.testing.assert_close(g_ns, -(1 - D) / 4, rtol=1e-12, atol=0)
+
+
+def test_loss_bad_input_raises():
+    with pytest.raises(ValueError, match="kind"):
+        generator_loss(torch.zeros(3), kind="wasserstein")
+    with pytest.raises(ValueError, match="d_fake"):
+        generator_loss(torch.tensor([0.0, float("nan")]))
+    with pytest.raises(ValueError, match="d_real"):
+        discriminator_loss(torch.zeros(0), torch.zeros(2))
+
+
+# --------------------------------------------------------------------------- D*, V, GA6
+def normal(mu, sigma):
+    return stats.norm.pdf(X, mu, sigma)
+
+
+def test_optimal_discriminator_maximises_the_value_pointwise():
+    p_r = 0.4 * normal(-2, 0.6) + 0.6 * normal(1.5, 1.0)
+    p_t = normal(0.5, 1.5)
+    d_star = optimal_discriminator(p_r, p_t)
+    # brute force: for every x maximise p_r log D + p_t log(1 - D) over a fine grid of D
+    D = np.linspace(1e-6, 1 - 1e-6, 10001)[:, None]         # step 1e-4
+    sub = slice(None, None, 8)
+    f = p_r[sub] * np.log(D) + p_t[sub] * np.log1p(-D)
+    best = D[f.argmax(axis=0), 0]
+    mask = (p_r[sub] + p_t[sub]) > 1e-8
+    np.testing.assert_allclose(d_star[sub][mask], best[mask], atol=1e-4)
+    # and the value cannot be raised by any perturbation of D*
+    rng = np.random.default_rng(0)
+    v_star = value_function(p_r, p_t, d_star, DX)
+    for _ in range(20):
+        d = np.clip(d_star + 0.05 * rng.standard_normal(d_star.shape), 1e-9, 1 - 1e-9)
+        assert value_function(p_r, p_t, d, DX) < v_star
+
+
+def test_optimal_discriminator_edge_cases():
+    d = optimal_discriminator([1.0, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(d, [1.0, 0.0, 0.5, 0.5])
+    a = optimal_discriminator([1.0, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 1.0], logit=True)
+    np.testing.assert_array_equal(a, [np.inf, -np.inf, 0.0, np.log(2.0)])
+
+
+def test_value_function_probabilities_and_logits_agree():
+    p_r = 0.4 * normal(-2, 0.6) + 0.6 * normal(1.5, 1.0)
+    p_t = normal(0.5, 1.5)
+    # normalise on the grid: 2 JS - 2 log 2 assumes that both integrate to 1
+    p_r, p_t = p_r / (p_r.sum() * DX), p_t / (p_t.sum() * DX)
+    v_p = value_function(p_r, p_t, optimal_discriminator(p_r, p_t), DX)
+    v_a = value_function(p_r, p_t, optimal_discriminator(p_r, p_t, logit=True), DX, logits=True)
+    assert v_p == pytest.approx(v_a, abs=1e-12)
+    assert v_p == pytest.approx(2 * js_divergence(p_r, p_t, DX) - 2 * LOG2, abs=1e-12)
+
+
+random_density = arrays(np.float64, 40, elements=st.floats(0.0, 5.0, allow_subnormal=False))
+
+
+@settings(max_examples=50, deadline=None)
+@given(random_density, random_density)
+def test_ga6_identity_on_random_densities(p, q):
+    """V(D*, G) = KL(p_r || p_a) + KL(p_theta || p_a) - 2 log 2 = 2 JS - 2 log 2."""
+    if p.sum() == 0 or q.sum() == 0:
+        return
+    dx = 0.2
+    p, q = p / (p.sum() * dx), q / (q.sum() * dx)
+    if abs(p.sum() * dx - 1) > 1e-12 or abs(q.sum() * dx - 1) > 1e-12:
+        return                     # the identity assumes densities that integrate to 1
+    p_a = 0.5 * (p + q)
+    # logits: where q / p ~ 1e-75, D* = 1 - 1e-75 rounds to 1 and log(1 - D*) to -inf
+    v = value_function(p, q, optimal_discriminator(p, q, logit=True), dx, logits=True)
+    kl_form = kl_divergence(p, p_a, dx) + kl_divergence(q, p_a, dx) - 2 * LOG2
+    js_form = 2 * js_divergence(p, q, dx) - 2 * LOG2
+    assert v == pytest.approx(kl_form, abs=1e-10)
+    assert v == pytest.approx(js_form, abs=1e-10)
+    assert -2 * LOG2 - 1e-10 <= v <= 1e-10
+
+
+def test_value_function_conventions_and_minimum():
+    p = normal(0, 1)
+    # p_theta = p_r: V(D*) = -2 log 2, the global minimum over generators.
+    assert value_function(p, p, optimal_discriminator(p, p), DX) == pytest.approx(-2 * LOG2,
+                                                                                  abs=1e-9)
+    # D = 0 where p_r > 0 gives -inf; D = 0 where p_r = 0 costs nothing (0 log 0 = 0).
+    box = np.where(np.abs(X) < 1, 0.5, 0.0)
+    assert value_function(box, np.zeros_like(box), np.where(box > 0, 0.7, 0.0), DX) \
+        == pytest.approx(math.log(0.7), abs=1e-3)
+    assert value_function(p, p, np.zeros_like(p), DX) == -math.inf
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: optimal_discriminator([0.5, -1.0], [0.5, 0.5]), "p_r"),
+        (lambda: optimal_discriminator([0.5, 0.5], [0.5]), "p_theta"),
+        (lambda: value_function([0.5, 0.5], [0.5, 0.5], [0.5, 1.5], 1.0), "d"),
+        (lambda: value_function([0.5, 0.5], [0.5, 0.5], [0.5, 0.5], 0.0), "dx"),
+        (lambda: value_function([0.5, 0.5], [0.5, 0.5], [0.5], 1.0), "d"),
+        (lambda: value_function([0.5, np.nan], [0.5, 0.5], [0.5, 0.5], 1.0), "p_r"),
+    ],
+)
+def test_density_functions_bad_input(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+# --------------------------------------------------------------------------- networks
+def test_mlp_shapes_and_packing():
+    G = Generator(latent_dim=3, data_dim=2, hidden=(16,), seed=0)
+    D = Discriminator(data_dim=2, hidden=(16, 16), packing=4, seed=0)
+    x = G(torch.randn(12, 3))
+    assert x.shape == (12, 2)
+    assert D(x).shape == (3,)
+    assert D.net[0].in_features == 8                     # m * d inputs
+    assert G.sample(5, generator=torch.Generator().manual_seed(0)).shape == (5, 2)
+    with pytest.raises(ValueError, match="packing"):
+        D(torch.randn(10, 2))
+    with pytest.raises(ValueError, match="z"):
+        G(torch.randn(4, 2))
+    with pytest.raises(ValueError, match="packing"):
+        Discriminator(packing=0)
+    with pytest.raises(ValueError, match="hidden"):
+        Generator(hidden=(8, 0))
+
+
+def test_packed_discriminator_judges_consecutive_groups():
+    D = Discriminator(data_dim=2, hidden=(8,), packing=2, seed=3)
+    x = torch.randn(6, 2)
+    logits = D(x)
+    torch.testing.assert_close(logits[1], D(x[2:4])[0])
+
+
+def test_seeded_construction_is_reproducible_and_leaves_the_global_state_alone():
+    state = torch.random.get_rng_state()
+    a, b = Generator(seed=7), Generator(seed=7)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    c = Generator(seed=8)
+    assert not torch.equal(next(a.parameters()), next(c.parameters()))
+
+
+@pytest.mark.parametrize("size, channels", [(64, 3), (16, 1), (8, 1), (32, 3)])
+def test_dcgan_shapes(size, channels):
+    G = DCGANGenerator(latent_dim=10, image_size=size, channels=channels, width=8, seed=0)
+    D = DCGANDiscriminator(image_size=size, channels=channels, width=8, seed=0)
+    x = G(torch.randn(4, 10))
+    assert x.shape == (4, channels, size, size)
+    assert x.abs().max() <= 1.0                            # tanh output
+    assert D(x).shape == (4,)
+
+
+def test_dcgan_default_is_the_papers_64x64x3_architecture():
+    G = DCGANGenerator(seed=0)
+    shapes = []
+    h = torch.randn(2, 100, 1, 1)
+    for layer in G.net:
+        h = layer(h)
+        if isinstance(layer, nn.ConvTranspose2d):
+            shapes.append(tuple(h.shape[1:]))
+    assert shapes == [(1024, 4, 4), (512, 8, 8), (256, 16, 16), (128, 32, 32), (3, 64, 64)]
+    D = DCGANDiscriminator(seed=0)
+    kinds = {type(m) for m in list(G.modules()) + list(D.modules())}
+    assert nn.Linear not in kinds and nn.MaxPool2d not in kinds and nn.AvgPool2d not in kinds
+    assert not any(isinstance(m, nn.ReLU) for m in D.modules())
+    assert not any(isinstance(m, nn.LeakyReLU) for m in G.modules())
+    assert isinstance(G.net[-1], nn.Tanh)
+    assert not isinstance(D.net[1], nn.BatchNorm2d)        # no batch norm on D's input layer
+
+
+def test_dcgan_bad_input():
+    with pytest.raises(ValueError, match="image_size"):
+        DCGANGenerator(image_size=48)
+    with pytest.raises(ValueError, match="image_size"):
+        DCGANDiscriminator(image_size=4)
+    with pytest.raises(ValueError, match="x"):
+        DCGANDiscriminator(image_size=16, channels=1, width=4)(torch.randn(2, 1, 8, 8))
+
+
+# --------------------------------------------------------------------------- metrics
+def test_mode_coverage_on_hand_made_samples():
+    centers = ring_modes()                                  # radius 2
+    std = 0.02
+    good = centers[[0, 0, 3, 5]] + np.array([[0.01, 0], [0, -0.05], [0.0, 0.0], [0.03, 0.03]])
+    bad = np.array([[0.0, 0.0], [1.0, 1.0], [2.07, 0.0]])   # 0.07 > 3 std from mode 0
+    covered, hq = mode_coverage(np.vstack([good, bad]), centers, std)
+    assert covered == 3 and hq == pytest.approx(4 / 7)
+    assert mode_coverage(good, centers, std, min_count=2) == (1, 1.0)
+    assert mode_coverage(bad, centers, std) == (0, 0.0)
+
+
+def test_mode_coverage_of_the_true_distribution():
+    X, _ = ring_of_gaussians(20000, std=0.02, seed=0)
+    covered, hq = mode_coverage(X, ring_modes(), 0.02)
+    # In 2-D, P(|x - mu| < 3 sigma) = 1 - exp(-9/2) = 0.98889.
+    assert covered == 8 and hq == pytest.approx(1 - math.exp(-4.5), abs=0.003)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(samples=np.zeros(3), centers=np.zeros((2, 2)), std=1.0), "samples"),
+        (dict(samples=np.zeros((3, 2)), centers=np.zeros((2, 3)), std=1.0), "centers"),
+        (dict(samples=np.zeros((3, 2)), centers=np.zeros((2, 2)), std=0.0), "std"),
+        (dict(samples=np.zeros((3, 2)), centers=np.zeros((2, 2)), std=1.0, min_count=0),
+         "min_count"),
+        (dict(samples=np.full((3, 2), np.nan), centers=np.zeros((2, 2)), std=1.0), "samples"),
+    ],
+)
+def test_mode_coverage_bad_input(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        mode_coverage(**kwargs)
+
+
+# --------------------------------------------------------------------------- training
+def _small_run(seed, packing=1):
+    X, _ = ring_of_gaussians(512, seed=0)
+    G = Generator(2, 2, (16,), seed=seed)
+    D = Discriminator(2, (16,), packing=packing, seed=seed + 1)
+    return train_gan(G, D, X, n_steps=30, batch_size=32, lr=1e-3, seed=seed,
+                     snapshot_every=10, n_snapshot=64)
+
+
+def test_train_gan_history_and_reproducibility():
+    h1, h2 = _small_run(0), _small_run(0)
+    assert h1["d_loss"].shape == (30,) and h1["g_loss"].shape == (30,)
+    np.testing.assert_array_equal(h1["snapshot_steps"], [0, 10, 20, 30])
+    assert h1["snapshots"].shape == (4, 64, 2)
+    np.testing.assert_array_equal(h1["d_loss"], h2["d_loss"])
+    np.testing.assert_array_equal(h1["snapshots"], h2["snapshots"])
+    h3 = _small_run(1)
+    assert not np.array_equal(h1["d_loss"], h3["d_loss"])
+    assert np.all(np.isfinite(_small_run(0, packing=2)["g_loss"]))
+
+
+def test_train_gan_moves_the_generator_towards_the_data():
+    # A linear generator G(z) = w z + b against N(3, 0.5^2): its mean must approach 3.
+    X = np.random.default_rng(0).normal(3.0, 0.5, size=(2048, 1))
+    G = Generator(1, 1, (), seed=0)
+    D = Discriminator(1, (16,), seed=1)
+    h = train_gan(G, D, X, n_steps=300, batch_size=128, lr=1e-2, seed=0, snapshot_every=300,
+                  n_snapshot=1000)
+    start, end = h["snapshots"][:, :, 0].mean(axis=1)
+    assert abs(end - 3.0) < abs(start - 3.0) / 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(n_steps=0), "n_steps"),
+        (dict(batch_size=3), "batch_size"),                  # not divisible by packing 2
+        (dict(loss="hinge"), "loss"),
+        (dict(lr=-1.0), "lr"),
+        (dict(data=np.zeros(5)), "data"),
+        (dict(data=np.full((5, 2), np.nan)), "data"),
+    ],
+)
+def test_train_gan_bad_input(kwargs, name):
+    args = dict(data=np.zeros((8, 2)), n_steps=2, batch_size=4)
+    args.update(kwargs)
+    data = args.pop("data")
+    with pytest.raises(ValueError, match=name):
+        train_gan(Generator(2, 2, (4,), seed=0), Discriminator(2, (4,), packing=2, seed=0), data,
+                  **args)
+
+
+# --------------------------------------------------------------------------- checkers
+def run(checker, answer, capsys):
+    result = checker(answer)
+    out = capsys.readouterr().out
+    assert isinstance(result, bool) and out.strip()
+    assert not re.search(r"\d\.\d|\d{2,}", out), out          # never leaks a value
+    return result, out
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def test_check_saturation_ratio(capsys):
+    assert run(ex.check_saturation_ratio, 99.0, capsys)[0]
+    ok, out = run(ex.check_saturation_ratio, 1 / 99, capsys)
+    assert not ok and "倒过来" in out
+    assert not run(ex.check_saturation_ratio, 1.0, capsys)[0]
+    assert not run(ex.check_saturation_ratio, ..., capsys)[0]
+
+
+def test_check_non_saturating_loss(capsys):
+    assert run(ex.check_non_saturating_loss, lambda a: np.logaddexp(0, -a).mean(), capsys)[0]
+    assert run(ex.check_non_saturating_loss,
+               lambda a: F.softplus(-torch.from_numpy(a)).mean().item(), capsys)[0]
+    naive = lambda a: -np.log(1 / (1 + np.exp(-a))).mean()        # noqa: E731
+    ok, out = run(ex.check_non_saturating_loss, naive, capsys)
+    assert not ok and "logaddexp" in out
+    ok, out = run(ex.check_non_saturating_loss, lambda a: -np.logaddexp(0, a).mean(), capsys)
+    assert not ok and "极小极大" in out
+    ok, out = run(ex.check_non_saturating_loss, stub, capsys)
+    assert not ok and out.strip() == _common.NOT_IMPLEMENTED
+
+
+def test_check_js_divergence(capsys):
+    ok, _ = run(ex.check_js_divergence, lambda p, q, dx: js_divergence(p, q, dx), capsys)
+    assert ok
+
+    def no_convention(p, q, dx):
+        m = (p + q) / 2
+        return 0.5 * np.sum(p * np.log(p / m)) * dx + 0.5 * np.sum(q * np.log(q / m)) * dx
+
+    assert not run(ex.check_js_divergence, no_convention, capsys)[0]
+    ok, out = run(ex.check_js_divergence,
+                  lambda p, q, dx: js_divergence(p, q, dx) / math.log(2), capsys)
+    assert not ok and "比特" in out
+
+
+def test_check_conv_transpose_size(capsys):
+    assert run(ex.check_conv_transpose_size, lambda n, k, s, p: (n - 1) * s - 2 * p + k, capsys)[0]
+    ok, out = run(ex.check_conv_transpose_size, lambda n, k, s, p: (n + 2 * p - k) // s + 1,
+                  capsys)
+    assert not ok and "普通卷积" in out
+    ok, out = run(ex.check_conv_transpose_size, stub, capsys)
+    assert not ok and out.strip() == _common.NOT_IMPLEMENTED
+
+
+def test_module_exports():
+    for name in gan.__all__:
+        assert hasattr(gan, name)
