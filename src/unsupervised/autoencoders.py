@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validation import check_int as _check_int, check_positive as _check_positive
+
 __all__ = [
     "Autoencoder",
     "reconstruction_loss",
@@ -60,23 +62,6 @@ _ACTIVATIONS = {
 
 
 # --------------------------------------------------------------------------- validation
-def _check_int(value, name, minimum):
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
-    if not ok:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def _check_positive(value, name):
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}") from err
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
-    return v
-
-
 def _check_nonnegative(value, name):
     try:
         v = float(value)

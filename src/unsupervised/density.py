@@ -28,6 +28,8 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln, xlog1py, xlogy
 from sklearn.exceptions import NotFittedError
 
+from ._validation import check_int as _check_int, check_positive as _check_positive
+
 __all__ = [
     "gaussian_mle",
     "gaussian_log_likelihood",
@@ -67,31 +69,6 @@ def _check_data(X, name="X", n_features=None):
             f"got shape {A.shape}"
         )
     return A
-
-
-def _check_positive(value, name):
-    """Return ``value`` as a float, or raise ValueError unless it is finite and > 0."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}") from err
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
-    return v
-
-
-def _check_integer(value, name, minimum):
-    """Return ``value`` as an int, or raise ValueError unless it is an integer >= minimum.
-
-    Integer-valued floats (3.0) are accepted; bools are not.
-    """
-    try:
-        ok = not isinstance(value, bool) and float(value).is_integer() and value >= minimum
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
 
 
 def _check_fitted(estimator, attribute):
@@ -177,7 +154,7 @@ def _cholesky(cov, d, name="cov"):
 
 # --------------------------------------------------------------------------- binomial
 def _check_binomial_args(k, n, p):
-    n = _check_integer(n, "n", minimum=0)
+    n = _check_int(n, "n", minimum=0)
     try:
         p = float(p)
     except (TypeError, ValueError) as err:
@@ -381,7 +358,7 @@ class ParzenWindow(_DensityEstimator):
             raise ValueError(f"kernel must be one of {self._KERNELS}; got {kernel!r}")
         self.kernel = kernel
         if chunk_size is not None:
-            chunk_size = _check_integer(chunk_size, "chunk_size", minimum=1)
+            chunk_size = _check_int(chunk_size, "chunk_size", minimum=1)
         self.chunk_size = chunk_size
 
     def fit(self, X):
@@ -453,7 +430,7 @@ class KNNDensity(_DensityEstimator):
     """
 
     def __init__(self, k):
-        self.k = _check_integer(k, "k", minimum=1)
+        self.k = _check_int(k, "k", minimum=1)
 
     def fit(self, X):
         """Store the training points X (N, d) in a k-d tree; requires k <= N. Returns self."""

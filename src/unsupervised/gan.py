@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._validation import check_int as _check_int, check_positive as _check_positive
+
 __all__ = [
     "Generator",
     "Discriminator",
@@ -56,26 +58,6 @@ _GENERATOR_LOSSES = ("minimax", "non_saturating")
 
 
 # --------------------------------------------------------------------------- validation
-def _check_int(value, name, minimum):
-    try:
-        ok = not isinstance(value, bool) and float(value).is_integer() and value >= minimum
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def _check_positive(value, name):
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a positive number; got {value!r}") from err
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
-    return v
-
-
 def _check_hidden(hidden):
     try:
         sizes = tuple(hidden)

@@ -39,6 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Independent, MultivariateNormal, Normal
 
+from ._validation import check_int as _check_int, check_positive as _check_positive
+
 __all__ = [
     "reparameterize",
     "kl_standard_normal",
@@ -81,24 +83,6 @@ def _check_batch(x, name, n_features, dtype=None, device=None):
             f"{name} must have shape (N, {n_features}){hint}; got shape {tuple(x.shape)}"
         )
     return x
-
-
-def _check_int(value, name, minimum):
-    ok = (not isinstance(value, bool) and isinstance(value, (int, np.integer))
-          and value >= minimum)
-    if not ok:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def _check_positive(value, name):
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}") from err
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
-    return v
 
 
 def _check_mu_sigma(mu, sigma):
