@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .density import _check_data, _check_integer, _cholesky, gaussian_log_likelihood
+from ._validation import check_int as _check_int
+from .density import _check_data, _cholesky, gaussian_log_likelihood
 
 __all__ = [
     "GaussianMixture",
@@ -78,7 +79,7 @@ class GaussianMixture:
         Each sample picks component k with probability w_k, then x = mu_k + L_k z with
         Sigma_k = L_k L_k^T and z standard normal.
         """
-        n = _check_integer(n, "n", minimum=0)
+        n = _check_int(n, "n", minimum=0)
         rng = np.random.default_rng(seed)
         labels = rng.choice(self.n_components, size=n, p=self.weights)
         z = rng.standard_normal((n, self.n_features))
@@ -106,7 +107,7 @@ def ring_modes(n_modes=8, radius=2.0):
     Mode j sits at radius * (cos(2 pi j / n_modes), sin(2 pi j / n_modes)).
     Returns an array of shape (n_modes, 2).
     """
-    n_modes = _check_integer(n_modes, "n_modes", minimum=1)
+    n_modes = _check_int(n_modes, "n_modes", minimum=1)
     if not (np.isfinite(radius) and radius > 0):
         raise ValueError(f"radius must be a positive finite number; got {radius!r}")
     angles = 2.0 * np.pi * np.arange(n_modes) / n_modes
@@ -121,7 +122,7 @@ def ring_of_gaussians(n, n_modes=8, radius=2.0, std=0.02, seed=0):
     X : array of shape (n, 2)
     mode_index : int array of shape (n,), the mode each sample was drawn from
     """
-    n = _check_integer(n, "n", minimum=0)
+    n = _check_int(n, "n", minimum=0)
     if not (np.isfinite(std) and std >= 0):
         raise ValueError(f"std must be a non-negative finite number; got {std!r}")
     modes = ring_modes(n_modes, radius)
@@ -178,8 +179,8 @@ def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True):
     from sklearn.datasets import load_sample_images
     from sklearn.feature_extraction.image import extract_patches_2d
 
-    n_patches = _check_integer(n_patches, "n_patches", minimum=1)
-    patch_size = _check_integer(patch_size, "patch_size", minimum=1)
+    n_patches = _check_int(n_patches, "n_patches", minimum=1)
+    patch_size = _check_int(patch_size, "patch_size", minimum=1)
     images = [img.astype(np.float64) / 255.0 for img in load_sample_images().images]
     if grey:
         images = [img.mean(axis=2) for img in images]
