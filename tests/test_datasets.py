@@ -144,3 +144,30 @@ def test_image_patches():
         image_patches(0)
     with pytest.raises(ValueError, match=r"^patch_size "):
         image_patches(5, patch_size=1000)
+
+
+def test_image_patches_downscale_averages_blocks():
+    """With downscale=k every patch is a window of the image whose pixels are means of k x k
+    blocks: rebuilt here with explicit loops over the blocks of the grey photographs."""
+    from sklearn.datasets import load_sample_images
+
+    k, size = 3, 4
+    P = image_patches(40, patch_size=size, seed=3, remove_mean=False, downscale=k)
+    assert P.shape == (40, size * size)
+    windows = []
+    for img in load_sample_images().images:
+        grey = img.astype(np.float64).mean(axis=2) / 255.0
+        h, w = grey.shape[0] // k, grey.shape[1] // k
+        small = np.empty((h, w))
+        for i in range(h):
+            for j in range(w):
+                small[i, j] = grey[i * k:(i + 1) * k, j * k:(j + 1) * k].mean()
+        windows.append(np.lib.stride_tricks.sliding_window_view(small, (size, size))
+                       .reshape(-1, size * size))
+    windows = np.concatenate(windows)
+    for patch in P:
+        # rounding: the library averages over (k, k, 3) at once, the loop over channels first
+        assert np.min(np.abs(windows - patch).max(axis=1)) < 1e-12
+    assert not np.allclose(P, image_patches(40, patch_size=size, seed=3, remove_mean=False))
+    with pytest.raises(ValueError, match=r"^downscale "):
+        image_patches(5, downscale=0)

@@ -155,11 +155,15 @@ def load_digits_array(scale="unit"):
     return X, digits.target.astype(np.int64)
 
 
-def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True):
+def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True, downscale=1):
     """Random square patches of the two photographs shipped with scikit-learn.
 
     The images (china.jpg, flower.jpg from ``sklearn.datasets.load_sample_images``) are
-    scaled to [0, 1]; with ``grey=True`` each pixel is the mean of its R, G, B values.
+    scaled to [0, 1]; with ``grey=True`` each pixel is the mean of its R, G, B values. With
+    ``downscale=k`` each image is first shrunk k times in both directions by averaging k x k
+    blocks of pixels: a patch then covers a k times wider part of the scene, and the block
+    average removes JPEG noise and the finest texture (a low-pass filter, as the images of
+    Olshausen & Field were).
     About half of the patches come from each image (extract_patches_2d with a random_state
     derived from ``seed``), then the rows are shuffled.
 
@@ -170,6 +174,7 @@ def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True):
     seed : seed of the random generator
     grey : bool, grey levels (True) or RGB (False)
     remove_mean : bool, subtract each patch's mean (over all its values) from it
+    downscale : int >= 1, block-average factor applied to the images before cutting patches
 
     Returns
     -------
@@ -181,7 +186,13 @@ def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True):
 
     n_patches = _check_int(n_patches, "n_patches", minimum=1)
     patch_size = _check_int(patch_size, "patch_size", minimum=1)
+    downscale = _check_int(downscale, "downscale", minimum=1)
     images = [img.astype(np.float64) / 255.0 for img in load_sample_images().images]
+    if downscale > 1:
+        k = downscale
+        images = [img[: img.shape[0] // k * k, : img.shape[1] // k * k]
+                  .reshape(img.shape[0] // k, k, img.shape[1] // k, k, -1).mean(axis=(1, 3))
+                  for img in images]
     if grey:
         images = [img.mean(axis=2) for img in images]
     if patch_size > min(min(img.shape[:2]) for img in images):

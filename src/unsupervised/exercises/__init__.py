@@ -22,3 +22,4 @@ from .density import *  # noqa: F401,F403  (each chapter module defines __all__)
 from .vae import *  # noqa: F401,F403
 from .autoencoders import *  # noqa: F401,F403
 from .gan import *  # noqa: F401,F403
+from .sparse_coding import *  # noqa: F401,F403

@@ -1,0 +1,403 @@
+"""Tests of unsupervised.sparse_coding (formulas SC1-SC7) and of the chapter's checkers."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import optimize
+from sklearn.decomposition import sparse_encode
+from sklearn.linear_model import Lasso
+
+from unsupervised.datasets import image_patches
+from unsupervised.exercises import _common
+from unsupervised.exercises import sparse_coding as ex
+from unsupervised.sparse_coding import (
+    dictionary_objective,
+    encode,
+    exp_penalty,
+    exp_penalty_grad,
+    exp_prox,
+    l1_penalty,
+    learn_dictionary,
+    lipschitz_constant,
+    log_penalty,
+    log_penalty_grad,
+    log_prox,
+    objective,
+    sklearn_alpha,
+    soft_threshold,
+    update_dictionary,
+    zca_whitening,
+)
+
+
+def random_problem(seed, N=40, d=8, p=20, scale=1.0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(d, p))
+    A /= np.linalg.norm(A, axis=0)
+    X = rng.normal(scale=scale, size=(N, d))
+    return X, A
+
+
+def kkt_violation(X, A, Z, eta):
+    """Largest violation of the l1 optimality conditions, relative to eta / 2:
+    c = A^T (x - A z); c_i = (eta/2) sign(z_i) where z_i != 0, |c_i| <= eta/2 where z_i = 0."""
+    t = eta / 2
+    C = (X - Z @ A.T) @ A
+    on = Z != 0
+    active = np.abs(C - t * np.sign(Z))[on]
+    inactive = (np.abs(C) - t)[~on]
+    worst = max(active.max(initial=0.0), inactive.max(initial=0.0))
+    return worst / t
+
+
+@pytest.fixture(scope="module")
+def patch_problem():
+    """Mean-removed 8x8 patches and a small dictionary learned on them (normalised atoms)."""
+    X = image_patches(1500, seed=3)
+    A, _, _ = learn_dictionary(X, 48, eta=0.15, lam=1e-3, n_iter=4, seed=0,
+                               normalize_atoms=True)
+    return X, A
+
+
+# --------------------------------------------------------------------------- SC3-SC5
+def test_penalties_hand_values():
+    Z = np.array([[0.0, 1.0, -2.0], [0.5, 0.0, 0.0]])
+    np.testing.assert_allclose(l1_penalty(Z), [3.0, 0.5])
+    np.testing.assert_allclose(log_penalty(Z), [np.log(2) + np.log(5), np.log(1.25)])
+    np.testing.assert_allclose(exp_penalty(Z), [-(1 + np.exp(-1) + np.exp(-4)),
+                                                -(np.exp(-0.25) + 2)])
+    assert l1_penalty(np.array([1.0, -1.0])) == 2.0            # one code -> a scalar
+
+
+@pytest.mark.parametrize("penalty, grad", [(log_penalty, log_penalty_grad),
+                                           (exp_penalty, exp_penalty_grad)])
+def test_smooth_penalty_gradients_match_finite_differences(penalty, grad):
+    rng = np.random.default_rng(0)
+    Z = rng.normal(scale=1.5, size=(5, 7))
+    h = 1e-6
+    fd = np.zeros_like(Z)
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            E = np.zeros_like(Z)
+            E[i, j] = h
+            fd[i, j] = (penalty(Z + E)[i] - penalty(Z - E)[i]) / (2 * h)
+    # central differences: error ~ h^2 * f''' ~ 1e-12, plus rounding ~ 1e-16 / h ~ 1e-10
+    np.testing.assert_allclose(grad(Z), fd, atol=1e-8)
+
+
+def test_soft_threshold_satisfies_the_subgradient_conditions():
+    # u = prox(v) iff 0 in u - v + t d|u|: u - v + t sign(u) = 0 if u != 0, |v| <= t if u = 0
+    rng = np.random.default_rng(1)
+    v = np.concatenate([rng.normal(scale=2, size=500), [0.7, -0.7, 0.0]])
+    t = 0.7
+    u = soft_threshold(v, t)
+    on = u != 0
+    np.testing.assert_allclose(u[on] - v[on] + t * np.sign(u[on]), 0.0, atol=1e-14)
+    assert np.all(np.abs(v[~on]) <= t)
+    assert np.all(np.sign(u[on]) == np.sign(v[on]))
+    # and it is the minimiser: no point of a fine grid does better
+    for vi, ui in zip(v[:50], u[:50]):
+        grid = np.linspace(-8, 8, 16001)
+        assert 0.5 * (ui - vi) ** 2 + t * abs(ui) <= np.min(0.5 * (grid - vi) ** 2
+                                                            + t * np.abs(grid)) + 1e-12
+
+
+@pytest.mark.parametrize("prox, h", [(log_prox, lambda u: np.log1p(u * u)),
+                                     (exp_prox, lambda u: -np.exp(-u * u))])
+@pytest.mark.parametrize("t", [0.2, 1.0, 3.0, 10.0])   # convex and non-convex regimes
+def test_smooth_prox_is_the_global_minimiser(prox, h, t):
+    rng = np.random.default_rng(2)
+    v = rng.uniform(-6, 6, size=60)
+    u = prox(v, t)
+    grid = np.linspace(-7, 7, 70001)
+    for vi, ui in zip(v, u):
+        best = np.min(0.5 * (grid - vi) ** 2 + t * h(grid))
+        # the grid spacing 2e-4 makes the grid minimum too high by at most ~1e-8
+        assert 0.5 * (ui - vi) ** 2 + t * h(ui) <= best + 1e-12
+        assert abs(ui) <= abs(vi) + 1e-15 and ui * vi >= 0
+
+
+def test_log_prox_is_continuous_when_convex_and_jumps_when_not():
+    v = np.linspace(0, 12, 4001)
+    assert np.max(np.diff(log_prox(v, 1.0))) < 0.01                 # t < 4: continuous
+    assert np.max(np.diff(log_prox(v, 8.0))) > 1.0                  # t > 4: a jump (v ~ 8)
+    assert np.max(np.diff(exp_prox(v, 3.0))) > 1.0                  # t > 1.12: a jump
+
+
+# --------------------------------------------------------------------------- SC2
+def test_objective_hand_value():
+    X = np.array([[1.0, 2.0], [0.0, -1.0]])
+    A = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    Z = np.array([[1.0, 0.0, 0.5], [0.0, -2.0, 0.0]])
+    # residuals: x1 - A z1 = (1, 2) - (1.5, 0.5) = (-0.5, 1.5); x2 - A z2 = (0, -1) - (0, -2) = (0, 1)
+    expected = (0.25 + 2.25) + 1.0 + 0.3 * (1.5 + 2.0)
+    assert objective(X, A, Z, 0.3) == pytest.approx(expected, rel=1e-15)
+    expected_log = 3.5 + 0.3 * (np.log(2) + np.log(1.25) + np.log(5))
+    assert objective(X, A, Z, 0.3, penalty="log") == pytest.approx(expected_log, rel=1e-15)
+
+
+def test_lipschitz_constant_bounds_the_gradient():
+    X, A = random_problem(3)
+    L = lipschitz_constant(A)
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        z1, z2 = rng.normal(size=(2, A.shape[1]))
+        g1, g2 = 2 * A.T @ (A @ z1 - X[0]), 2 * A.T @ (A @ z2 - X[0])
+        assert np.linalg.norm(g1 - g2) <= L * np.linalg.norm(z1 - z2) * (1 + 1e-12)
+
+
+# --------------------------------------------------------------------------- SC6
+@pytest.mark.parametrize("seed, eta", [(0, 0.05), (1, 0.5), (2, 2.0)])
+def test_active_set_codes_satisfy_the_optimality_conditions(seed, eta):
+    X, A = random_problem(seed, N=60, d=10, p=30)
+    Z = encode(X, A, eta)
+    # exact solves: the conditions hold to rounding (relative 1e-8 of eta / 2)
+    assert kkt_violation(X, A, Z, eta) < 1e-8
+
+
+def test_ista_fista_and_active_set_reach_the_same_minimum():
+    X, A = random_problem(5, N=20, d=8, p=16)
+    eta = 0.4
+    Z_as = encode(X, A, eta)
+    Z_f, hist_f = encode(X, A, eta, method="fista", max_iter=20000, tol=1e-15,
+                         return_history=True)
+    Z_i, hist_i = encode(X, A, eta, method="ista", max_iter=200, tol=0.0, return_history=True)
+    F = objective(X, A, Z_as, eta)
+    assert objective(X, A, Z_f, eta) == pytest.approx(F, rel=1e-10)
+    assert F <= objective(X, A, Z_i, eta) + 1e-12
+    assert np.all(np.diff(hist_i) <= 1e-12 * hist_i[0])          # ISTA is monotone
+    assert hist_f[0] == pytest.approx(objective(X, A, np.zeros_like(Z_as), eta))
+
+
+def test_encode_matches_sklearn_lasso_cd_with_default_settings(patch_problem):
+    X, A = patch_problem
+    eta = 0.15
+    Z = encode(X, A, eta)                                        # default settings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                          # lasso_cd convergence notes
+        C = sparse_encode(X, A.T, algorithm="lasso_cd", alpha=sklearn_alpha(eta))
+    ours, theirs = objective(X, A, Z, eta), objective(X, A, C, eta)
+    assert abs(ours - theirs) <= 1e-6 * theirs
+    assert kkt_violation(X, A, Z, eta) < 1e-8
+    assert 1 <= np.mean(np.count_nonzero(Z, axis=1)) <= 40
+
+
+def test_sklearn_alpha_is_the_scaling_of_sklearns_lasso():
+    # sparse_encode fits Lasso(alpha / d) on (A, x): check on one sample that Lasso's
+    # objective is SC6 divided by 2 d when alpha = eta / 2.
+    X, A = random_problem(6, N=1, d=12, p=30)
+    eta = 0.8
+    d = X.shape[1]
+    lasso = Lasso(alpha=sklearn_alpha(eta) / d, fit_intercept=False, tol=1e-12,
+                  max_iter=100000).fit(A, X[0])
+    z = lasso.coef_
+    lasso_obj = np.sum((X[0] - A @ z) ** 2) / (2 * d) + sklearn_alpha(eta) / d * np.abs(z).sum()
+    assert lasso_obj * 2 * d == pytest.approx(objective(X, A, z[None], eta), rel=1e-12)
+    assert objective(X, A, z[None], eta) == pytest.approx(objective(X, A, encode(X, A, eta),
+                                                                    eta), rel=1e-9)
+
+
+def test_encode_warm_start_single_sample_and_large_eta():
+    X, A = random_problem(7, d=12, p=24)
+    eta = 1.0
+    Z = encode(X, A, eta)
+    Z_warm = encode(X, A, eta, init=Z + 0.05 * (Z != 0))
+    np.testing.assert_allclose(Z_warm, Z, atol=1e-9)
+    z0 = encode(X[0], A, eta)
+    assert z0.shape == (A.shape[1],)
+    np.testing.assert_allclose(z0, Z[0], atol=1e-12)
+    big = 2.0 * np.max(np.abs(X @ A)) + 1.0                      # eta / 2 >= max |A^T x|
+    assert not np.any(encode(X, A, big))
+
+
+@pytest.mark.parametrize("penalty", ["log", "exp"])
+def test_smooth_penalties_by_proximal_gradient(penalty):
+    X, A = random_problem(8, N=15, d=6, p=12)
+    eta = 0.5
+    Z, hist = encode(X, A, eta, penalty=penalty, max_iter=5000, tol=0.0, return_history=True)
+    assert np.all(np.diff(hist) <= 1e-12 * abs(hist[0]))        # never increases
+    # a fixed point of the proximal-gradient map: z = prox(z - grad / L, eta / L)
+    L = lipschitz_constant(A)
+    prox = log_prox if penalty == "log" else exp_prox
+    step = prox(Z - 2 * (Z @ A.T - X) @ A / L, eta / L)
+    np.testing.assert_allclose(step, Z, atol=1e-6)
+    # and there, the gradient of the smooth objective vanishes
+    grad_pen = log_penalty_grad(Z) if penalty == "log" else exp_penalty_grad(Z)
+    np.testing.assert_allclose(2 * (Z @ A.T - X) @ A + eta * grad_pen, 0.0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- SC7
+def test_dictionary_update_has_zero_gradient_and_beats_perturbations():
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(50, 6))
+    Z = rng.normal(size=(50, 9)) * (rng.random((50, 9)) < 0.4)
+    lam = 0.7
+    A = update_dictionary(X, Z, lam)
+    assert A.shape == (6, 9)
+    grad = -2 * (X - Z @ A.T).T @ Z + lam * A
+    assert np.abs(grad).max() < 1e-10
+    J = dictionary_objective(X, A, Z, 0.0, lam)
+    for _ in range(50):
+        assert dictionary_objective(X, A + 1e-3 * rng.normal(size=A.shape), Z, 0.0, lam) > J
+
+
+def test_dictionary_update_without_ridge_is_least_squares():
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(30, 5))
+    Z = rng.normal(size=(30, 4))
+    A = update_dictionary(X, Z, 0.0)
+    np.testing.assert_allclose(A, np.linalg.lstsq(Z, X, rcond=None)[0].T, atol=1e-12)
+    # and a generic optimiser agrees with the ridge closed form
+    lam = 1.3
+
+    def f(a):
+        Aa = a.reshape(5, 4)
+        return np.sum((X - Z @ Aa.T) ** 2) + lam / 2 * np.sum(Aa**2)
+
+    res = optimize.minimize(f, np.zeros(20), method="BFGS", options={"gtol": 1e-10})
+    np.testing.assert_allclose(update_dictionary(X, Z, lam), res.x.reshape(5, 4), atol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), eta=st.floats(0.05, 2.0), lam=st.floats(0.01, 5.0),
+       p=st.integers(2, 12))
+def test_alternating_optimisation_never_increases_the_objective(seed, eta, lam, p):
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(2, 7))
+    X = rng.normal(size=(int(rng.integers(p, 30)), d))
+    A = rng.normal(size=(d, p))
+    Z = None
+    J_prev = np.inf
+    for _ in range(4):
+        Z = encode(X, A, eta, init=Z)                            # SC6
+        J_codes = dictionary_objective(X, A, Z, eta, lam)
+        assert J_codes <= J_prev * (1 + 1e-9) + 1e-12
+        A = update_dictionary(X, Z, lam)                         # SC7
+        J_prev = dictionary_objective(X, A, Z, eta, lam)
+        assert J_prev <= J_codes * (1 + 1e-12) + 1e-12
+
+
+def test_learn_dictionary_history_is_monotone_and_reproducible():
+    X = image_patches(400, seed=1)
+    A1, Z1, h1 = learn_dictionary(X, 20, eta=0.1, lam=0.5, n_iter=6, seed=4)
+    A2, _, _ = learn_dictionary(X, 20, eta=0.1, lam=0.5, n_iter=6, seed=4)
+    np.testing.assert_array_equal(A1, A2)
+    assert A1.shape == (64, 20) and Z1.shape == (400, 20)
+    J = np.column_stack([h1["objective_codes"], h1["objective"]]).ravel()
+    assert np.all(np.diff(J) <= 0)
+    assert set(h1) == {"objective", "objective_codes", "loss", "nonzeros", "unused",
+                       "resampled", "seconds"}
+    assert kkt_violation(X, A1, Z1, 0.1) < 1e-8                 # codes of the final A
+
+
+def test_learn_dictionary_with_normalised_atoms():
+    X = image_patches(400, seed=2)
+    A, Z, h = learn_dictionary(X, 16, eta=0.1, lam=1e-3, n_iter=4, seed=0,
+                               normalize_atoms=True, resample_unused=True)
+    norms = np.linalg.norm(A, axis=0)
+    np.testing.assert_allclose(norms[norms > 0], 1.0, atol=1e-12)
+    assert h["objective"][-1] < h["objective_codes"][0]
+
+
+def test_zca_whitening_decorrelates():
+    X = image_patches(3000, seed=5)
+    Xw, W = zca_whitening(X, eps=1e-6)
+    cov = np.cov(Xw.T, bias=True)
+    # mean-removed patches have one zero-variance direction (the constant patch)
+    s = np.linalg.eigvalsh(cov)
+    assert np.sum(s > 0.5) == 63 and np.allclose(s[s > 0.5], 1.0, atol=1e-3)
+    np.testing.assert_allclose(W, W.T, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("call, name", [
+    (lambda: encode(np.ones((3, 4)), np.ones((5, 6)), 0.1), "X"),
+    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), -1.0), "eta"),
+    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, penalty="l2"), "penalty"),
+    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, method="lars"), "method"),
+    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, penalty="log",
+                    method="fista"), "method"),
+    (lambda: encode(np.full((3, 4), np.nan), np.ones((4, 6)), 0.1), "X"),
+    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, init=np.ones((3, 5))), "init"),
+    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, max_iter=0), "max_iter"),
+    (lambda: encode(np.ones((3, 4)), np.ones(4), 0.1), "A"),
+    (lambda: objective(np.ones((3, 4)), np.ones((4, 6)), np.ones((2, 6)), 0.1), "Z"),
+    (lambda: update_dictionary(np.ones((3, 4)), np.ones((2, 6)), 0.1), "X"),
+    (lambda: update_dictionary(np.ones((3, 4)), np.ones((3, 6)), -0.1), "lam"),
+    (lambda: soft_threshold(np.ones(3), -1.0), "t"),
+    (lambda: log_prox(np.ones(3), float("nan")), "t"),
+    (lambda: learn_dictionary(np.ones((5, 4)), 10, 0.1, 1.0, 2), "n_atoms"),
+    (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 0.0, 2), "lam"),
+    (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 1.0, 0), "n_iter"),
+    (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 1.0, 2, init=np.ones((3, 2))), "init"),
+    (lambda: zca_whitening(np.ones((5, 4)), eps=0.0), "eps"),
+    (lambda: l1_penalty([1.0, np.inf]), "Z"),
+])
+def test_bad_input_raises_value_error_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        call()
+
+
+# --------------------------------------------------------------------------- checkers
+def run(checker, answer, capsys):
+    result = checker(answer)
+    out = capsys.readouterr().out
+    assert isinstance(result, bool) and out.strip()
+    assert not re.search(r"\d\.\d|\d{2,}", out), out             # no value leaks
+    return result, out
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def test_soft_threshold_checker(capsys):
+    ok, out = run(ex.check_soft_threshold,
+                  lambda v, t: np.sign(v) * np.maximum(np.abs(v) - t, 0), capsys)
+    assert ok and _common.CORRECT in out
+    ok, out = run(ex.check_soft_threshold, lambda v, t: np.where(np.abs(v) > t, v, 0.0), capsys)
+    assert not ok and "硬阈值" in out
+    ok, out = run(ex.check_soft_threshold, lambda v, t: v - t * np.sign(v), capsys)
+    assert not ok and "变号" in out
+    ok, out = run(ex.check_soft_threshold, stub, capsys)
+    assert not ok and "尚未实现" in out
+    ok, out = run(ex.check_soft_threshold, lambda v, t: 1 / 0, capsys)
+    assert not ok and "ZeroDivisionError" in out
+
+
+def test_dictionary_update_checker(capsys):
+    def right(X, Z, lam):
+        return np.linalg.solve(Z.T @ Z + lam / 2 * np.eye(Z.shape[1]), Z.T @ X).T
+
+    def slip(X, Z, lam):
+        return np.linalg.solve(Z.T @ Z + lam * np.eye(Z.shape[1]), Z.T @ X).T
+
+    ok, out = run(ex.check_dictionary_update, right, capsys)
+    assert ok
+    ok, out = run(ex.check_dictionary_update, slip, capsys)
+    assert not ok and "λ/2" in out
+    ok, out = run(ex.check_dictionary_update, lambda X, Z, lam: right(X, Z, lam).T, capsys)
+    assert not ok and "(d, p)" in out
+    ok, _ = run(ex.check_dictionary_update, lambda X, Z, lam: update_dictionary(X, Z, lam),
+                capsys)
+    assert ok                                                    # the library agrees
+
+
+def test_optimal_scale_and_sklearn_alpha_checkers(capsys):
+    ok, _ = run(ex.check_optimal_scale, lambda e, l, a, f: (e * a / (l * f)) ** (1 / 3), capsys)
+    assert ok
+    ok, out = run(ex.check_optimal_scale, lambda e, l, a, f: (2 * e * a / (l * f)) ** (1 / 3),
+                  capsys)
+    assert not ok and "2" in out
+    ok, _ = run(ex.check_sklearn_alpha, sklearn_alpha, capsys)
+    assert ok
+    ok, out = run(ex.check_sklearn_alpha, lambda e: e / 128, capsys)
+    assert not ok and "d" in out
+    ok, out = run(ex.check_sklearn_alpha, lambda e: ..., capsys)
+    assert not ok
