@@ -7,8 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HTML   := _build/html/index.html
 PORT   ?= 8000
+# The colab-like environment the notebooks are tested in (see tools/colab_path.py).
+COLAB_VENV  := .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.installed
 
-.PHONY: all install sync book test test-lib test-notebooks test-book bench serve clean
+.PHONY: all install colab-env sync book test test-lib test-workflows test-notebooks test-book \
+	linkcheck bench serve clean
 
 all: book
 
@@ -21,6 +25,17 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
+# Only what Colab has by default, plus a kernel "colab-like" that nbval (in .venv) can name.
+$(COLAB_STAMP): requirements-colab.txt $(STAMP)
+	test -x $(COLAB_VENV)/bin/python || $(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r requirements-colab.txt
+	$(COLAB_VENV)/bin/python -m ipykernel install --prefix $(CURDIR)/$(VENV) --name colab-like \
+		--display-name "Python 3 (colab-like)" 2> /dev/null
+	touch $(COLAB_STAMP)
+
+colab-env: $(COLAB_STAMP)
+
 # Regenerate what is derived from _config.yml and book/formulas.yml: the first two
 # cells of every notebook and the formula-index and errata pages.
 sync: install
@@ -30,18 +45,29 @@ book: sync
 	$(BIN)/jupyter-book build . --builder html
 	@echo "The book: file://$(CURDIR)/$(HTML)"
 
-test: test-lib test-notebooks test-book
+test: test-lib test-workflows test-notebooks test-book
 
 test-lib: install
 	$(BIN)/python -m pytest tests
 
-test-notebooks: install
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+# The publishing workflow, checked by actionlint (expressions, inputs, runtimes, ...).
+test-workflows: install
+	$(BIN)/actionlint .github/workflows/*.yml
+
+# Each notebook as Colab runs it: its setup cell installs the library into the bare
+# colab-like kernel (from this checkout), then every cell runs under nbval.
+test-notebooks: install colab-env
+	$(BIN)/python tools/colab_path.py
 
 # -W: a warning (a broken reference, a missing citation, a failing cell) fails the build.
 test-book: install
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "The book: file://$(CURDIR)/$(HTML)"
+
+# External links (needs the internet: for maintainers, not CI). Internal links and
+# cross-references are checked by test-book's -W build.
+linkcheck: install
+	$(BIN)/jupyter-book build . --builder linkcheck
 
 # Every benchmarks/bench_*.py, each comparing the library with its peer in one process.
 bench: install
@@ -53,4 +79,4 @@ serve:
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 clean:
-	rm -rf _build
+	rm -rf _build $(COLAB_VENV)

@@ -13,7 +13,7 @@ Rows (all on standard normal data, seed 0):
 - kNN: KNNDensity(k=10) versus a brute-force numpy estimate (explicit distances,
   np.partition), N = 5,000, M = 2,000, d = 3. Target: max relative difference <= 1e-10.
 
-Prints a table, writes bench-results/density.json (with machine information) and exits
+Prints a table, writes benchmarks/results/density.json (with machine information) and exits
 with status 1 if any target fails.
 """
 
@@ -43,7 +43,7 @@ SEED = 0
 ACCURACY_TARGET = 1e-10
 SPEEDUP_TARGET = 2.0
 MEMORY_TARGET_BYTES = 2 * 1024**3
-RESULTS = Path(__file__).resolve().parents[1] / "bench-results" / "density.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "density.json"
 
 
 def scott_bandwidth(n, d, sigma=1.0):

@@ -18,7 +18,7 @@ Rows
   Targets: our objective is not above lasso_cd's by more than 1e-6 (relative) and we are at
   least as fast (best of three runs each, interleaved).
 
-Prints a table, writes bench-results/sparse_coding.json (with machine information) and exits
+Prints a table, writes benchmarks/results/sparse_coding.json (with machine information) and exits
 with status 1 if a target is missed.
 """
 
@@ -49,7 +49,7 @@ MBDL_EPOCHS = 3
 ACCURACY_TARGET = 1e-6
 SPEED_TARGET = 1.0
 REPEATS = 3
-RESULTS = Path(__file__).resolve().parents[1] / "bench-results" / "sparse_coding.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "sparse_coding.json"
 
 
 def timed(fn):

@@ -187,3 +187,12 @@ def test_colab_cell_installs_the_library_from_the_repository_in_colab(monkeypatc
 def test_colab_cell_takes_an_override_source(monkeypatch):
     (cmd,) = _run_colab_cell(monkeypatch, in_colab=False, override="/some/checkout")
     assert cmd[-1] == "/some/checkout"
+
+
+def test_no_page_is_orphaned():
+    """Every page of the book (book/*.md, notebooks/*.ipynb) is reachable from the toc."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    listed = {toc["root"]} | {c["file"] for part in toc["parts"] for c in part["chapters"]}
+    pages = {str(p.relative_to(ROOT).with_suffix("")) for p in
+             [*(ROOT / "book").glob("*.md"), *(ROOT / "notebooks").glob("*.ipynb")]}
+    assert pages - listed == set(), f"pages not in _toc.yml: {sorted(pages - listed)}"

@@ -1,7 +1,8 @@
 """Regenerate the files derived from _config.yml and book/formulas.yml (`make sync`).
 
 - the first two cells of every notebook (Colab set-up, MathJax macros), outputs stripped;
-- book/formula_index.md and book/errata.md.
+- book/formula_index.md and book/errata.md;
+- book/performance.md, from the benchmark results (benchmarks/results/*.json).
 
     python tools/sync.py          # write what is out of date
     python tools/sync.py --check  # exit 1 if anything is out of date (run by the tests)
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import formula_pages
 import notebook_cells
+import performance_page
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def derived_files(root: Path = ROOT) -> dict[Path, str]:
-    return {**notebook_cells.notebooks(root), **formula_pages.pages(root)}
+    return {**notebook_cells.notebooks(root), **formula_pages.pages(root),
+            **performance_page.pages(root)}
 
 
 def main(argv: list[str], root: Path = ROOT) -> int:
