@@ -12,7 +12,7 @@ COLAB_VENV  := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed
 
 .PHONY: all install colab-env sync book test test-lib test-workflows test-notebooks test-book \
-	linkcheck bench serve clean
+	test-browser linkcheck bench serve clean
 
 all: book
 
@@ -45,7 +45,8 @@ book: sync
 	$(BIN)/jupyter-book build . --builder html
 	@echo "The book: file://$(CURDIR)/$(HTML)"
 
-test: test-lib test-workflows test-notebooks test-book
+# In this order (test-browser reads the book test-book builds): no `make -j test`.
+test: test-lib test-workflows test-notebooks test-book test-browser
 
 test-lib: install
 	$(BIN)/python -m pytest tests
@@ -63,6 +64,18 @@ test-notebooks: install colab-env
 test-book: install
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "The book: file://$(CURDIR)/$(HTML)"
+
+# MathJax for the browser test, as pinned in package-lock.json (the pages load it from a
+# CDN; the test answers those requests from this copy, since CI is offline).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# The built book in headless Chromium (Debian's /usr/bin/chromium; .ci/run installs it):
+# console errors, typeset math, images, dark mode, solutions, launch buttons, prev/next,
+# search. Screenshots of every chapter page go to _build/browser.
+test-browser: install node_modules/.package-lock.json
+	@test -f $(HTML) || { echo "no book yet: run make book first"; exit 1; }
+	$(BIN)/python -m pytest -p no:cacheprovider tests/browser
 
 # External links (needs the internet: for maintainers, not CI). Internal links and
 # cross-references are checked by test-book's -W build.
