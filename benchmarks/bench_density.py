@@ -20,11 +20,8 @@ with status 1 if any target fails.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -32,11 +29,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 from scipy.special import logsumexp
 from sklearn.neighbors import KernelDensity
 
+from _machine import machine_info
 from unsupervised.density import KNNDensity, ParzenWindow
 
 SEED = 0
@@ -172,20 +169,6 @@ def knn_row(n=5_000, m=2_000, d=3, k=10):
             "t_bruteforce_s": t_brute, "max_rel_diff": rel, "pass": rel <= ACCURACY_TARGET}
 
 
-def machine_info():
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "sklearn": sklearn.__version__,
-    }
-
-
 def verdict(ok):
     return "PASS" if ok else "FAIL"
 
@@ -230,7 +213,8 @@ def main():
 
     rows = kde_rows + [mem, knn]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2) + "\n")
+    machine = machine_info(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    RESULTS.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
     print(f"\nwrote {RESULTS}")
     all_ok = all(r["pass"] for r in rows)
     print("ALL TARGETS MET" if all_ok else "SOME TARGETS FAILED")

@@ -24,19 +24,16 @@ with status 1 if a target is missed.
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
-import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from sklearn.decomposition import MiniBatchDictionaryLearning, sparse_encode
 
+from _machine import machine_info
 from unsupervised.datasets import image_patches
 from unsupervised.sparse_coding import encode, learn_dictionary, objective, sklearn_alpha
 
@@ -110,19 +107,6 @@ def encode_row(name, X, A, target):
         "objective_ours": ours, "objective_sklearn": theirs, "relative_difference": rel,
         "mean_nonzeros": float(np.mean(np.count_nonzero(Z, axis=1))),
         "target": target, "pass": bool(ok) if target else None,
-    }
-
-
-def machine_info():
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "sklearn": sklearn.__version__,
     }
 
 
