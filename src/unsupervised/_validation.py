@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def check_positive(value, name):
     """Return ``value`` as a float, or raise ValueError unless it is finite and > 0."""
@@ -33,3 +35,21 @@ def check_int(value, name, minimum):
     if not ok:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
+
+
+def check_density(p, name, like=None):
+    """``p`` as a float64 array of finite, non-negative values (a density on a grid), or
+    ValueError. ``like``: the array (named) whose shape ``p`` must have, as (name, shape)."""
+    try:
+        arr = np.asarray(p, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a numeric array; got {p!r:.80}") from err
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative (a density on a grid)")
+    if like is not None and arr.shape != like[1]:
+        raise ValueError(f"{name} must have the shape of {like[0]} {like[1]}; got {arr.shape}")
+    return arr

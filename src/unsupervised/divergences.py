@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._validation import check_density
+
 __all__ = ["gaussian_kl", "kl_divergence", "js_divergence"]
 
 
@@ -106,23 +108,6 @@ def gaussian_kl(mu1, cov1, mu2, cov2):
 # Added for the GAN chapter (GA6-GA10): KL and JS divergences between densities given by
 # their values on a grid. Independent of gaussian_kl above.
 
-def _grid_density(p, name, shape=None):
-    """``p`` as a float64 array of finite, non-negative values, or ValueError."""
-    try:
-        arr = np.asarray(p, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a numeric array; got {p!r:.80}") from err
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
-    if np.any(arr < 0):
-        raise ValueError(f"{name} must be non-negative (a density on a grid)")
-    if shape is not None and arr.shape != shape:
-        raise ValueError(f"{name} must have the shape of p {shape}; got {arr.shape}")
-    return arr
-
-
 def _grid_dx(dx):
     try:
         v = float(dx)
@@ -149,8 +134,8 @@ def kl_divergence(p, q, dx):
 
     Returns a float (``inf`` possible).
     """
-    p = _grid_density(p, "p")
-    q = _grid_density(q, "q", shape=p.shape)
+    p = check_density(p, "p")
+    q = check_density(q, "q", like=("p", p.shape))
     dx = _grid_dx(dx)
     from scipy.special import rel_entr  # x log(x / y) with the 0 log 0 and x / 0 conventions
 
@@ -170,8 +155,8 @@ def js_divergence(p, q, dx):
 
     Returns a float, in nats.
     """
-    p = _grid_density(p, "p")
-    q = _grid_density(q, "q", shape=p.shape)
+    p = check_density(p, "p")
+    q = check_density(q, "q", like=("p", p.shape))
     dx = _grid_dx(dx)
     m = 0.5 * (p + q)
     return 0.5 * kl_divergence(p, m, dx) + 0.5 * kl_divergence(q, m, dx)

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import check_int as _check_int, check_positive as _check_positive
+from ._validation import check_density, check_int as _check_int, check_positive as _check_positive
 
 __all__ = [
     "Generator",
@@ -80,23 +80,6 @@ def _check_logits(value, name):
     if torch.isnan(value).any():
         raise ValueError(f"{name} must not contain NaN")
     return value
-
-
-def _check_density(p, name, shape=None):
-    """``p`` as a float64 array of non-negative finite values (a density on a grid)."""
-    try:
-        arr = np.asarray(p, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a numeric array; got {p!r:.80}") from err
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
-    if np.any(arr < 0):
-        raise ValueError(f"{name} must be non-negative (a density)")
-    if shape is not None and arr.shape != shape:
-        raise ValueError(f"{name} must have the shape of p_r {shape}; got {arr.shape}")
-    return arr
 
 
 @contextlib.contextmanager
@@ -367,8 +350,8 @@ def optimal_discriminator(p_r, p_theta, logit=False):
 
     Returns an array of that shape: values in [0, 1] (or logits in [-inf, inf]).
     """
-    p_r = _check_density(p_r, "p_r")
-    p_theta = _check_density(p_theta, "p_theta", shape=p_r.shape)
+    p_r = check_density(p_r, "p_r")
+    p_theta = check_density(p_theta, "p_theta", like=("p_r", p_r.shape))
     if logit:
         with np.errstate(divide="ignore", invalid="ignore"):
             a = np.log(p_r) - np.log(p_theta)
@@ -394,8 +377,8 @@ def value_function(p_r, p_theta, d, dx, logits=False):
 
     Returns a float (nats).
     """
-    p_r = _check_density(p_r, "p_r")
-    p_theta = _check_density(p_theta, "p_theta", shape=p_r.shape)
+    p_r = check_density(p_r, "p_r")
+    p_theta = check_density(p_theta, "p_theta", like=("p_r", p_r.shape))
     try:
         d = np.asarray(d, dtype=np.float64)
     except (TypeError, ValueError) as err:
