@@ -1,7 +1,6 @@
 """Tests of unsupervised.autoencoders (formulas AE1-AE7) and of the chapter's exercise checkers."""
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -24,6 +23,7 @@ from unsupervised.autoencoders import (
 )
 from unsupervised.exercises import _common
 from unsupervised.exercises import autoencoders as ex
+from checker_helpers import assert_no_numbers, run, stub
 
 DT = torch.float64
 
@@ -320,21 +320,6 @@ def test_pretrain_stacked_copies_each_trained_layer():
 
 
 # --------------------------------------------------------------------------- checkers
-def run(checker, answer, capsys):
-    result = checker(answer)
-    out = capsys.readouterr().out
-    assert isinstance(result, bool) and out.strip()
-    return result, out
-
-
-def assert_no_numbers(out):
-    assert not re.search(r"\d\.\d|\d{2,}", out), out
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
 def test_kl_gradient_checker(capsys):
     ok, out = run(ex.check_kl_gradient, lambda r, q: -r / q + (1 - r) / (1 - q), capsys)
     assert ok and _common.CORRECT in out

@@ -7,7 +7,6 @@ own layers for DCGAN shapes, and hand-made samples for the mode-coverage metric.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -36,6 +35,7 @@ from unsupervised.gan import (
     train_gan,
     value_function,
 )
+from checker_helpers import run, stub
 
 LOG2 = math.log(2.0)
 X = np.linspace(-8.0, 8.0, 3201)
@@ -359,18 +359,6 @@ def test_train_gan_bad_input(kwargs, name):
 
 
 # --------------------------------------------------------------------------- checkers
-def run(checker, answer, capsys):
-    result = checker(answer)
-    out = capsys.readouterr().out
-    assert isinstance(result, bool) and out.strip()
-    assert not re.search(r"\d\.\d|\d{2,}", out), out          # never leaks a value
-    return result, out
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
 def test_check_saturation_ratio(capsys):
     assert run(ex.check_saturation_ratio, 99.0, capsys)[0]
     ok, out = run(ex.check_saturation_ratio, 1 / 99, capsys)

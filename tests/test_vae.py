@@ -1,7 +1,6 @@
 """Tests of unsupervised.vae (formulas VA1-VA19) and of the chapter's exercise checkers."""
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -23,6 +22,7 @@ from unsupervised.vae import (
     reparameterize,
     train,
 )
+from checker_helpers import assert_no_numbers, run, stub
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -432,21 +432,6 @@ def test_train_rejects_bad_arguments(digits):
 
 
 # --------------------------------------------------------------------------- exercise checkers
-def run(checker, answer, capsys):
-    result = checker(answer)
-    out = capsys.readouterr().out
-    assert isinstance(result, bool) and out.strip()
-    return result, out
-
-
-def assert_no_numbers(out):
-    assert not re.search(r"\d\.\d|\d{2,}", out), out
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
 def kl_right(mu1, var1, mu2, var2):
     return 0.5 * (var1 / var2 + (mu2 - mu1) ** 2 / var2 - 1 + math.log(var2 / var1))
 
