@@ -11,30 +11,33 @@ PORT   ?= 8000
 COLAB_VENV  := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed
 
-.PHONY: all install colab-env sync book test test-lib test-workflows test-notebooks test-book \
-	test-browser linkcheck bench serve clean
+.PHONY: all install colab-env system-deps sync book test test-lib test-workflows test-notebooks \
+	test-book test-browser linkcheck bench serve clean
 
 all: book
 
 # Re-install only when a dependency file changes.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -r requirements-dev.txt -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Only what Colab has by default, plus a kernel "colab-like" that nbval (in .venv) can name.
-$(COLAB_STAMP): requirements-colab.txt $(STAMP)
+# Only what Colab has by default (tools/colab_path.py runs the notebooks on top of it).
+$(COLAB_STAMP): requirements-colab.txt
 	test -x $(COLAB_VENV)/bin/python || $(PYTHON) -m venv $(COLAB_VENV)
-	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(COLAB_VENV)/bin/python -m pip install --quiet -r requirements-colab.txt
-	$(COLAB_VENV)/bin/python -m ipykernel install --prefix $(CURDIR)/$(VENV) --name colab-like \
-		--display-name "Python 3 (colab-like)" 2> /dev/null
+	$(COLAB_VENV)/bin/python -m pip install -qq --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install -qq -r requirements-colab.txt
 	touch $(COLAB_STAMP)
 
 colab-env: $(COLAB_STAMP)
+
+# What the browser test needs from the system: Chromium, CJK and emoji fonts, fontconfig,
+# npm. Installs what is missing with apt-get (as root or with sudo), else says what to install.
+system-deps:
+	@bash tools/system_deps.sh
 
 # Regenerate what is derived from _config.yml and book/formulas.yml: the first two
 # cells of every notebook and the formula-index and errata pages.
@@ -46,36 +49,41 @@ book: sync
 	@echo "The book: file://$(CURDIR)/$(HTML)"
 
 # In this order (test-browser reads the book test-book builds): no `make -j test`.
-test: test-lib test-workflows test-notebooks test-book test-browser
+# system-deps first, so that a machine that cannot get them fails at once, not at the end.
+test: system-deps test-lib test-workflows test-notebooks test-book test-browser
 
+# -n 2: two pytest-xdist workers (the machines this runs on have two cores).
 test-lib: install
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n 2 tests
 
 # The publishing workflow, checked by actionlint (expressions, inputs, runtimes, ...).
 test-workflows: install
 	$(BIN)/actionlint .github/workflows/*.yml
 
 # Each notebook as Colab runs it: its setup cell installs the library into the bare
-# colab-like kernel (from this checkout), then every cell runs under nbval.
+# colab-like kernel (from this checkout), then every cell runs; a failing cell fails.
+# The outputs go into the book's execution cache, so test-book does not run it again.
 test-notebooks: install colab-env
 	$(BIN)/python tools/colab_path.py
 
 # -W: a warning (a broken reference, a missing citation, a failing cell) fails the build.
+# --all: every page is read again, so that a page whose last build warned is not taken as
+# up to date (the notebooks' outputs come from the execution cache: nothing runs twice).
 test-book: install
-	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	$(BIN)/jupyter-book build . --builder html -W -n --keep-going --all
 	@echo "The book: file://$(CURDIR)/$(HTML)"
 
 # MathJax for the browser test, as pinned in package-lock.json (the pages load it from a
 # CDN; the test answers those requests from this copy, since CI is offline).
-node_modules/.package-lock.json: package.json package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund --loglevel=error
 
-# The built book in headless Chromium (Debian's /usr/bin/chromium; .ci/run installs it):
+# The built book in headless Chromium (Debian's /usr/bin/chromium, from system-deps):
 # console errors, typeset math, images, dark mode, solutions, launch buttons, prev/next,
 # search. Screenshots of every chapter page go to _build/browser.
-test-browser: install node_modules/.package-lock.json
+test-browser: install system-deps node_modules/.package-lock.json
 	@test -f $(HTML) || { echo "no book yet: run make book first"; exit 1; }
-	$(BIN)/python -m pytest -p no:cacheprovider tests/browser
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup tests/browser
 
 # External links (needs the internet: for maintainers, not CI). Internal links and
 # cross-references are checked by test-book's -W build.

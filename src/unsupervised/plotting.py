@@ -6,11 +6,13 @@ English or math, and callers should keep it that way.
 
 from __future__ import annotations
 
+import re
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_book_style", "plot_density_1d", "image_grid"]
+__all__ = ["use_book_style", "plot_density_1d", "image_grid", "animation_html"]
 
 
 def use_book_style():
@@ -119,3 +121,54 @@ def image_grid(images, shape=None, ncols=10, ax=None, cmap="gray", per_image=Fal
     ax.imshow(canvas, cmap=colours, interpolation="nearest")
     ax.set_axis_off()
     return ax
+
+
+# The player's buttons, drawn inline (16 x 16 user units, in the text colour). matplotlib's
+# HTML player draws them with Font Awesome 4 loaded from a CDN instead: every reader's
+# browser would contact that third party, and offline the buttons would be blank.
+_ICON_SHAPES = {
+    "minus": '<rect x="2" y="7" width="12" height="2"/>',
+    "plus": '<rect x="2" y="7" width="12" height="2"/><rect x="7" y="2" width="2" height="12"/>',
+    "play": '<polygon points="4,2 14,8 4,14"/>',
+    "play fa-flip-horizontal": '<polygon points="12,2 2,8 12,14"/>',
+    "pause": '<rect x="3" y="2" width="4" height="12"/><rect x="9" y="2" width="4" height="12"/>',
+    "step-forward": '<polygon points="3,2 11,8 3,14"/><rect x="11" y="2" width="2" height="12"/>',
+    "step-backward": '<rect x="3" y="2" width="2" height="12"/><polygon points="13,2 5,8 13,14"/>',
+    "fast-forward": '<polygon points="1,2 7,8 1,14"/><polygon points="7,2 13,8 7,14"/>'
+    '<rect x="13" y="2" width="2" height="12"/>',
+    "fast-backward": '<rect x="1" y="2" width="2" height="12"/><polygon points="9,2 3,8 9,14"/>'
+    '<polygon points="15,2 9,8 15,14"/>',
+}
+_FONT_AWESOME_LINK = re.compile(r"<link[^>]*font-awesome[^>]*>\s*", re.IGNORECASE)
+_FONT_AWESOME_ICON = re.compile(r'<i class="fa fa-([a-z-]+(?: fa-flip-horizontal)?)"></i>')
+
+
+def _inline_icon(match: re.Match) -> str:
+    shape = _ICON_SHAPES.get(match.group(1))
+    if shape is None:   # an icon a later matplotlib added: its title still names the button
+        return ""
+    return ('<svg viewBox="0 0 16 16" width="1em" height="1em" fill="currentColor" '
+            f'aria-hidden="true" style="vertical-align: -0.125em">{shape}</svg>')
+
+
+def animation_html(anim, default_mode: str = "loop") -> str:
+    """An animation as a self-contained HTML player (frames embedded, nothing fetched).
+
+    ``anim.to_jshtml`` with the Font Awesome stylesheet link removed and its icons drawn
+    as inline SVG, so that the page (the book, Colab, Jupyter) requests nothing from a
+    third party. Display it with ``IPython.display.HTML``.
+
+    Parameters
+    ----------
+    anim : matplotlib.animation.Animation
+    default_mode : "loop", "once" or "reflect", as in ``to_jshtml``
+
+    Returns
+    -------
+    str, the HTML of the player
+    """
+    if default_mode not in ("loop", "once", "reflect"):
+        raise ValueError(f"default_mode must be 'loop', 'once' or 'reflect'; got {default_mode!r}")
+    html = anim.to_jshtml(default_mode=default_mode)
+    html = _FONT_AWESOME_LINK.sub("", html)
+    return _FONT_AWESOME_ICON.sub(_inline_icon, html)

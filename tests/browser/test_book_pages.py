@@ -1,11 +1,14 @@
 """The built book in a real browser: what a reader sees, page by page.
 
 Every page of the book (found in _build/html, ordered as in the sidebar) must load
-without JavaScript errors, show typeset math and no raw TeX, and show all its images.
-Chapter pages must also open their collapsed solutions, launch the right notebook in
-Colab and Binder and keep their figures readable in dark mode; the prev/next links must
-walk the table of contents, and search must find the chapters. Screenshots of every
-chapter, light and dark, are saved for a person to look at.
+without JavaScript errors and without asking any third party for anything (the MathJax
+CDN the theme uses is the one exception), show typeset math and no raw TeX, fit every
+display equation in its column at 1280 px, and show all its images. Chapter pages must
+also open their collapsed solutions, launch the right notebook in Colab and Binder, keep
+their figures readable in dark mode and title their blocks in the book's language; the
+prev/next links must walk the table of contents, and search must find the chapters.
+Screenshots of every chapter, light and dark at 1280 px and light at a phone's 390 px,
+and of every other page (light, 1280 px) are saved for a person to look at.
 
 Needs the built book, Playwright for Python, Debian's Chromium and `npm ci` (MathJax);
 runs only when named: `.venv/bin/python -m pytest tests/browser` (see conftest.py).
@@ -34,6 +37,9 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 MATHJAX = ROOT / "node_modules" / "mathjax"
 # Where the built pages load MathJax from (Jupyter Book's default); answered from MATHJAX.
 MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/"
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 # Sphinx pages that are not part of the book's text, and the root redirect to book/intro.
 NOT_PAGES = {"index.html", "genindex.html", "search.html"}
@@ -120,7 +126,7 @@ def open_tab(browser, base_url: str) -> Tab:
     so math is typeset offline by a pinned MathJax. Every other external request (thebe
     from unpkg once a reader starts it, say) is aborted: no test depends on the internet.
     """
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
     tab = Tab(context.new_page())
 
     def external(route):
@@ -167,7 +173,14 @@ def new_tab(browser, base_url):
         tab.page.context.close()
 
 
-@pytest.fixture(scope="module", params=PAGES, ids=name)
+def one_worker_per_page(pages: list[str]) -> list:
+    """The pages as parameters that pytest-xdist keeps together (--dist loadgroup): every
+    check of a page runs in the worker that loaded it, so each page is loaded once."""
+    return [pytest.param(page, id=name(page), marks=pytest.mark.xdist_group(page))
+            for page in pages]
+
+
+@pytest.fixture(scope="module", params=one_worker_per_page(PAGES))
 def loaded(request, browser, base_url):
     """A page loaded once, math typeset, shared by the checks below (one load per page).
 
@@ -185,7 +198,7 @@ def loaded(request, browser, base_url):
 
 def chapters_only(test):
     """Run a check that uses `loaded` on the chapter pages only (they share the same loads)."""
-    return pytest.mark.parametrize("loaded", CHAPTERS, indirect=True, ids=name)(test)
+    return pytest.mark.parametrize("loaded", one_worker_per_page(CHAPTERS), indirect=True)(test)
 
 
 def test_the_sidebar_lists_every_built_page():
@@ -229,6 +242,49 @@ def test_math_is_typeset(loaded):
     text = math["text"]
     raw = [text[max(m.start() - 40, 0):m.end() + 20] for m in RAW_TEX.finditer(text)]
     assert not raw, "raw TeX outside code, in context:\n" + "\n".join(raw)
+
+
+def test_requests_nothing_from_a_third_party(loaded):
+    # A reader's browser is sent to no host but the book's own and MathJax's CDN (answered
+    # from node_modules here): no fonts, icons or scripts from elsewhere. open_tab aborts
+    # and records every other external request.
+    assert not loaded.blocked, "requests to third parties:\n" + "\n".join(loaded.blocked)
+
+
+# For every display equation: its column's width, the typeset formula's and the equation
+# number's. The number floats right, so the formula must fit beside it.
+DISPLAY_MATH_WIDTHS = """() => [...document.querySelectorAll("div.math")].map((div) => {
+    const math = div.querySelector("mjx-container > mjx-math");
+    const number = div.querySelector("span.eqno");
+    return {
+        column: div.clientWidth,
+        math: math ? math.getBoundingClientRect().width : 0,
+        number: number ? number.getBoundingClientRect().width : 0,
+        label: div.id || "(unlabelled)",
+        text: (div.querySelector("mjx-assistive-mml")?.textContent || "").slice(0, 60),
+    };
+})"""
+
+
+def test_display_math_fits_its_column(loaded):
+    # At 1280 px (the viewport of open_tab) a formula wider than the text column is cut
+    # off, or slides under its equation number: break it over lines (aligned) instead.
+    # 1 px of slack for sub-pixel rounding.
+    assert loaded.page.viewport_size["width"] == 1280
+    rows = loaded.page.evaluate(DISPLAY_MATH_WIDTHS)
+    too_wide = [f"{r['label']}: {r['math']:.0f} px + number {r['number']:.0f} px > column "
+                f"{r['column']} px: {r['text']}" for r in rows
+                if r["math"] + r["number"] > r["column"] + 1]
+    assert not too_wide, "display equations wider than their column:\n" + "\n".join(too_wide)
+
+
+@chapters_only
+def test_proofs_are_titled_in_chinese(loaded):
+    # sphinx-proof writes "Proof." into every proof; book/_ext/page_fixes.py translates it.
+    starts = loaded.page.eval_on_selector_all(
+        "div.proof.proof", "blocks => blocks.map((b) => b.innerText.trim().slice(0, 12))")
+    english = [text for text in starts if not text.startswith("证明")]
+    assert not english, "proofs not titled 证明:\n" + "\n".join(english)
 
 
 def test_every_image_loads(loaded):
@@ -282,6 +338,12 @@ def test_chapter_light_and_dark(loaded, artifacts):
     # Chromium's full-page capture of these tall pages came out with blank stretches.
     shot = functools.partial(page.screenshot, full_page=True, animations="disabled")
     shot(path=artifacts / f"{name(loaded.path)}.png")
+    # A phone's width (390 px, an iPhone 12-15 in portrait): the same page, one column.
+    page.set_viewport_size(PHONE)
+    try:
+        shot(path=artifacts / f"{name(loaded.path)}-phone.png")
+    finally:
+        page.set_viewport_size(DESKTOP)
     # pydata-sphinx-theme's dark mode is this one attribute (its theme switcher sets it too).
     page.evaluate("document.documentElement.dataset.theme = 'dark'")
     try:
@@ -297,6 +359,15 @@ def test_chapter_light_and_dark(loaded, artifacts):
         assert not transparent, "figures with a transparent background:\n" + "\n".join(transparent)
     finally:
         page.evaluate("document.documentElement.dataset.theme = 'light'")
+
+
+@pytest.mark.parametrize("loaded", one_worker_per_page(
+    [page for page in PAGES if page not in CHAPTERS]), indirect=True)
+def test_reference_page_screenshot(loaded, artifacts):
+    # The reference pages (errata, formula index, performance with its execution table,
+    # ...), light at 1280 px: the emoji and the tables are for a person to look at.
+    loaded.page.screenshot(path=artifacts / f"{name(loaded.path)}.png", full_page=True,
+                           animations="disabled")
 
 
 @chapters_only
