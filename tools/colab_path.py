@@ -108,7 +108,9 @@ def make_lane(number: int, wheel: Path) -> Lane:
         "display_name": f"Python 3 (colab-like, lane {number})",
         "language": "python",
         "env": {"UNSUPERVISED_BOOK_INSTALL": str(wheel), "UNSUPERVISED_BOOK_GLUE": "1",
-                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                # debugpy (Colab's 1.8.15) warns at every start on Python 3.11 otherwise
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
     }, indent=1), encoding="utf-8")
     return Lane(name, python)
 
