@@ -16,13 +16,13 @@ set -uo pipefail
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 # The Debian packages of what is missing, one word each.
+# Without fc-list no font can be seen, so the fonts count as missing too.
+fonts() { command -v fc-list > /dev/null && fc-list "$1" family; }
 missing() {
     [ -x "$CHROMIUM" ] || echo chromium
     command -v fc-list > /dev/null || echo fontconfig
-    command -v fc-list > /dev/null && [ -n "$(fc-list :lang=zh-cn family)" ] || echo fonts-noto-cjk
-    # U+2705 WHITE HEAVY CHECK MARK, the execution table's mark.
-    command -v fc-list > /dev/null && [ -n "$(fc-list :charset=2705 family)" ] \
-        || echo fonts-noto-color-emoji
+    [ -n "$(fonts :lang=zh-cn)" ] || echo fonts-noto-cjk
+    [ -n "$(fonts :charset=2705)" ] || echo fonts-noto-color-emoji   # U+2705, the table's mark
     command -v npm > /dev/null || echo npm
 }
 
