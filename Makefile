@@ -11,7 +11,7 @@ PORT   ?= 8000
 COLAB_VENV  := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed
 
-.PHONY: all install colab-env system-deps sync book test test-lib test-workflows test-notebooks \
+.PHONY: all install colab-env system-deps sync sync-sources book test test-lib test-workflows test-notebooks \
 	test-book test-browser linkcheck bench serve clean
 
 all: book
@@ -41,12 +41,20 @@ system-deps:
 
 # Regenerate what is derived from _config.yml and book/formulas.yml: the first two
 # cells of every notebook and the formula-index and errata pages.
-sync: install
+sync-sources: install
 	$(BIN)/python tools/sync.py
 
-book: sync
+book: sync-sources
 	$(BIN)/jupyter-book build . --builder html
 	@echo "The book: file://$(CURDIR)/$(HTML)"
+
+# Everything derived, the Colab edition (colab/) included: the chapters run in the
+# colab-like kernel (their outputs go into the book's execution cache), the book build
+# writes the edition from the executed pages, and it is copied to colab/. Commit colab/.
+sync: sync-sources colab-env
+	$(BIN)/python tools/colab_path.py --chapters
+	$(BIN)/jupyter-book build . --builder html
+	$(BIN)/python tools/colab_edition.py
 
 # In this order (test-browser reads the book test-book builds): no `make -j test`.
 # system-deps first, so that a machine that cannot get them fails at once, not at the end.
@@ -60,17 +68,20 @@ test-lib: install
 test-workflows: install
 	$(BIN)/actionlint .github/workflows/*.yml
 
-# Each notebook as Colab runs it: its setup cell installs the library into the bare
-# colab-like kernel (from this checkout), then every cell runs; a failing cell fails.
-# The outputs go into the book's execution cache, so test-book does not run it again.
+# Each chapter's Colab edition (colab/) as Colab runs it: its setup cell installs the
+# library into the bare colab-like kernel (from this checkout), then every cell runs; a
+# failing cell fails. The outputs go into the book's execution cache (the edition's code
+# cells are the chapter's), so test-book does not run them again.
 test-notebooks: install colab-env
 	$(BIN)/python tools/colab_path.py
 
 # -W: a warning (a broken reference, a missing citation, a failing cell) fails the build.
 # --all: every page is read again, so that a page whose last build warned is not taken as
 # up to date (the notebooks' outputs come from the execution cache: nothing runs twice).
+# Then the Colab edition the build wrote (_build/colab) must be the committed one (colab/).
 test-book: install
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going --all
+	$(BIN)/python tools/colab_edition.py --check
 	@echo "The book: file://$(CURDIR)/$(HTML)"
 
 # MathJax for the browser test, as pinned in package-lock.json (the pages load it from a
@@ -80,7 +91,8 @@ node_modules/.package-lock.json: package.json package-lock.json | system-deps
 
 # The built book in headless Chromium (Debian's /usr/bin/chromium, from system-deps):
 # console errors, typeset math, images, dark mode, solutions, launch buttons, prev/next,
-# search. Screenshots of every chapter page go to _build/browser.
+# search; and the Colab edition rendered by nbconvert (tests/browser/test_colab_edition.py).
+# Screenshots of every chapter page and of every chapter's Colab edition go to _build/browser.
 test-browser: install system-deps node_modules/.package-lock.json
 	@test -f $(HTML) || { echo "no book yet: run make book first"; exit 1; }
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup tests/browser

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,24 @@ def test_no_page_is_orphaned():
     pages = {str(p.relative_to(ROOT).with_suffix("")) for p in
              [*(ROOT / "book").glob("*.md"), *(ROOT / "notebooks").glob("*.ipynb")]}
     assert pages - listed == set(), f"pages not in _toc.yml: {sorted(pages - listed)}"
+
+
+def _requirements(text: str, operator: str) -> dict[str, str]:
+    lines = [line.split("#")[0].strip() for line in text.splitlines()]
+    return dict(line.split(operator) for line in lines if operator in line)
+
+
+def test_lower_bounds_are_versions_a_test_ran():
+    """requirements.txt and pyproject.toml declare as lower bounds the versions the
+    colab-like environment pins (make test-notebooks runs every chapter with them); torch's
+    is Colab's own 2.11 (the colab-like pin is the CPU build on disk; the header says so),
+    run by the weekly job in Colab's runtime image."""
+    colab = _requirements((ROOT / "requirements-colab.txt").read_text(encoding="utf-8"), "==")
+    reader = _requirements((ROOT / "requirements.txt").read_text(encoding="utf-8"), ">=")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert _requirements("\n".join(project["dependencies"]), ">=") == reader
+    header = (ROOT / "requirements-colab.txt").read_text(encoding="utf-8")
+    colab_torch = re.search(r"\(Colab: (\d+\.\d+)\.\d+\+cpu\)", header).group(1)
+    for name, bound in reader.items():
+        assert bound == (colab_torch if name == "torch" else colab[name]), name
+    assert project["requires-python"] == ">=3.11"        # scipy 1.16 needs 3.11

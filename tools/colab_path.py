@@ -1,4 +1,9 @@
-"""Run the chapter notebooks the way Colab runs them (`make test-notebooks`).
+"""Run the Colab edition of every chapter the way Colab runs it (`make test-notebooks`).
+
+What runs is colab/<chapter>.ipynb, the notebook the rocket button opens (generated from the
+chapter by the book build, see book/_ext/colab_edition.py); its code cells are the chapter's
+own, checked cell for cell before anything runs. Each runs in an empty temporary folder, as
+in Colab's /content.
 
 The kernel is "colab-like": a separate virtual environment (.venv-colab) holding only
 what Colab provides by default (requirements-colab.txt) -- not the library, not the book's
@@ -22,9 +27,10 @@ path file to .venv-colab's packages, so the library a notebook installs lands in
 and is gone with it, while both lanes see exactly the colab-like packages.
 
     python tools/colab_path.py                 # every notebook, then the control
-    python tools/colab_path.py notebooks/01_sparse_coding.ipynb   # some notebooks
+    python tools/colab_path.py colab/01_sparse_coding.ipynb   # some chapters
+    python tools/colab_path.py --chapters      # the chapter notebooks (make sync)
 
-The control: the sparse-coding notebook without its setup cell, cut after its imports,
+The control: the sparse-coding edition without its setup cell, cut after its imports,
 must FAIL in the same environment (ModuleNotFoundError). If it passed, the environment
 would already hold the library and the run above could not catch a notebook that forgot
 to install it.
@@ -58,7 +64,9 @@ COLAB_PYTHON = ROOT / ".venv-colab" / "bin" / "python"
 LANES = ROOT / "_build" / "colab-lanes"
 WORKERS = 2                                   # notebooks at a time (the machines have 2 cores)
 DISTRIBUTION = "unsupervised"                 # the name in pyproject.toml
-CONTROL = ROOT / "notebooks" / "01_sparse_coding.ipynb"
+EDITION = ROOT / "colab"
+CHAPTERS = ROOT / "notebooks"
+CONTROL = EDITION / "01_sparse_coding.ipynb"
 
 
 def run(*command: str | Path) -> str:
@@ -146,29 +154,40 @@ def execute(nb: nbformat.NotebookNode, lane: Lane,
     return executed, None
 
 
-def cache_for_the_book(path: Path, source: nbformat.NotebookNode,
-                       executed: nbformat.NotebookNode, seconds: float) -> None:
+def code_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def same_code(edition: nbformat.NotebookNode, chapter: nbformat.NotebookNode) -> bool:
+    """The edition's code cells are the chapter's: same sources, metadata and order."""
+    key = lambda cell: (cell.source, cell.metadata)
+    return [key(c) for c in code_cells(edition)] == [key(c) for c in code_cells(chapter)]
+
+
+def cache_for_the_book(edition: Path, executed: nbformat.NotebookNode, seconds: float) -> None:
     """Put the outputs into the book's execution cache, as myst-nb would after running it.
 
-    The cached notebook is the source with the outputs merged in (its metadata untouched),
-    so that it hashes as the source does and the book build finds it.
+    The cached notebook is the chapter with the edition's outputs merged into its code cells
+    (which are the same cells), so that it hashes as the chapter does and the book finds it.
     """
-    merged = copy.deepcopy(source)
-    for cell, done in zip(merged.cells, executed.cells, strict=True):
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = done.outputs, done.execution_count
+    chapter_path = CHAPTERS / edition.name
+    merged = nbformat.read(chapter_path, as_version=4)
+    for cell, done in zip(code_cells(merged), code_cells(executed), strict=True):
+        cell.outputs, cell.execution_count = done.outputs, done.execution_count
     cache = get_cache(str(ROOT / book_config()["cache"]))
-    cache.cache_notebook_bundle(CacheBundleIn(merged, str(path), data={"execution_seconds": seconds}),
-                                check_validity=False, overwrite=True)
+    cache.cache_notebook_bundle(
+        CacheBundleIn(merged, str(chapter_path), data={"execution_seconds": seconds}),
+        check_validity=False, overwrite=True)
 
 
 def run_notebook(path: Path, lane: Lane) -> tuple[Path, float, nbformat.NotebookNode,
-                                                  nbformat.NotebookNode, str | None]:
+                                                  str | None]:
     source = nbformat.read(path, as_version=4)
     uninstall_library(lane)
     start = time.perf_counter()
-    executed, error = execute(source, lane, path.parent)
-    return path, time.perf_counter() - start, source, executed, error
+    with tempfile.TemporaryDirectory() as content:            # Colab's /content: empty
+        executed, error = execute(source, lane, Path(content))
+    return path, time.perf_counter() - start, executed, error
 
 
 def run_notebooks(paths: list[Path], lanes: list[Lane]) -> bool:
@@ -192,12 +211,12 @@ def run_notebooks(paths: list[Path], lanes: list[Lane]) -> bool:
     with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
         runs = [pool.submit(in_a_free_lane, p) for p in sorted(paths, key=code_size, reverse=True)]
         for done in runs:
-            path, seconds, source, executed, error = done.result()
+            path, seconds, executed, error = done.result()
             status = "passed" if error is None else "FAILED"
             print(f"{path.relative_to(ROOT)}: {status} in the colab-like kernel "
                   f"({seconds:.0f} s, setup cell included)", flush=True)
             if error is None:
-                cache_for_the_book(path, source, executed, seconds)
+                cache_for_the_book(path, executed, seconds)
             else:
                 print(error[-6000:])
                 ok = False
@@ -207,7 +226,9 @@ def run_notebooks(paths: list[Path], lanes: list[Lane]) -> bool:
 def control_without_setup_cell(lane: Lane) -> bool:
     """The chapter without its setup cell, up to and including its imports, must fail."""
     nb = nbformat.read(CONTROL, as_version=4)
-    cells = nb.cells[1:]                                     # drop the setup cell
+    cells = [c for c in nb.cells if c.get("id") != "colab-setup"]     # drop the setup cell
+    if len(cells) == len(nb.cells):
+        sys.exit(f"{CONTROL.name} has no setup cell (id colab-setup): the control is void")
     first_code = next(i for i, c in enumerate(cells) if c.cell_type == "code")
     nb.cells = cells[: first_code + 1]                       # ... through the imports
     uninstall_library(lane)
@@ -222,9 +243,23 @@ def control_without_setup_cell(lane: Lane) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    """Run the editions named in argv, or every one; `--chapters`: the chapters instead."""
     if not COLAB_PYTHON.exists():
         sys.exit("no .venv-colab: run `make colab-env`")
-    paths = [Path(a).resolve() for a in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if "--chapters" in argv:
+        # `make sync`: the chapters themselves (their edition may be out of date: it is
+        # written from these outputs by the book build that follows).
+        paths = sorted(CHAPTERS.glob("*.ipynb"))
+    else:
+        paths = [Path(a).resolve() for a in argv] or sorted(EDITION.glob("*.ipynb"))
+        chapters = sorted(p.name for p in CHAPTERS.glob("*.ipynb"))
+        if sorted(p.name for p in EDITION.glob("*.ipynb")) != chapters:
+            sys.exit("colab/ does not hold one edition per chapter: run `make sync`")
+        for path in paths:
+            if not same_code(nbformat.read(path, as_version=4),
+                             nbformat.read(CHAPTERS / path.name, as_version=4)):
+                sys.exit(f"{path.relative_to(ROOT)}: its code cells are not the chapter's: "
+                         "run `make sync`")
     wheel = build_wheel()
     lanes = [make_lane(number, wheel) for number in range(1, WORKERS + 1)]
     ok = run_notebooks(paths, lanes)

@@ -3,7 +3,8 @@
 - the first two cells of every notebook (Colab set-up, MathJax macros), outputs stripped;
 - book/formula_index.md and book/errata.md;
 - book/performance.md, from the benchmark results (benchmarks/results/*.json);
-- book/search_dict.txt, the search index's dictionary, from the glossary.
+- book/search_dict.txt, the search index's dictionary, from the glossary;
+- book/intro.md's sentence on the Colab snapshot, from requirements-colab.txt.
 
     python tools/sync.py          # write what is out of date
     python tools/sync.py --check  # exit 1 if anything is out of date (run by the tests)
@@ -14,6 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import colab_snapshot
 import formula_pages
 import notebook_cells
 import performance_page
@@ -24,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def derived_files(root: Path = ROOT) -> dict[Path, str]:
     return {**notebook_cells.notebooks(root), **formula_pages.pages(root),
-            **performance_page.pages(root), **search_dict.pages(root)}
+            **performance_page.pages(root), **search_dict.pages(root),
+            **colab_snapshot.pages(root)}
 
 
 def main(argv: list[str], root: Path = ROOT) -> int:

@@ -4,7 +4,7 @@ Every page of the book (found in _build/html, ordered as in the sidebar) must lo
 without JavaScript errors and without asking any third party for anything (the MathJax
 CDN the theme uses is the one exception), show typeset math and no raw TeX, fit every
 display equation in its column at 1280 px, and show all its images. Chapter pages must
-also open their collapsed solutions, launch the right notebook in Colab and Binder, keep
+also open their collapsed solutions, launch their Colab edition in Colab and Binder, keep
 their figures readable in dark mode and title their blocks in the book's language; the
 prev/next links must walk the table of contents, and search must find the chapters.
 Screenshots of every chapter, light and dark at 1280 px and light at a phone's 390 px,
@@ -28,12 +28,10 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve()
-ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", ROOT / "_build" / "browser")).resolve()
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 MATHJAX = ROOT / "node_modules" / "mathjax"
 # Where the built pages load MathJax from (Jupyter Book's default); answered from MATHJAX.
 MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/"
@@ -75,6 +73,8 @@ def base_url():
     """The built book over HTTP on 127.0.0.1 (search.html fetches files: file:// would not do)."""
     if not TOC:
         pytest.fail(f"no built book at {BOOK}: run `make book` first", pytrace=False)
+    if not (MATHJAX / "es5" / "tex-mml-chtml.js").is_file():
+        pytest.fail(f"no MathJax in {MATHJAX}: run `npm ci`", pytrace=False)
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):   # a line per request would drown pytest's output
@@ -86,27 +86,6 @@ def base_url():
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium for the whole run; every test opens its own context."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM} (apt-get install chromium)", pytrace=False)
-    if not (MATHJAX / "es5" / "tex-mml-chtml.js").is_file():
-        pytest.fail(f"no MathJax in {MATHJAX}: run `npm ci`", pytrace=False)
-    with sync_playwright() as playwright:
-        # --no-sandbox: Chromium will not start its sandbox as root (CI containers).
-        args = ["--no-sandbox"] if os.geteuid() == 0 else []
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
 
 
 @dataclass
@@ -295,9 +274,12 @@ def test_every_image_loads(loaded):
 
 
 @chapters_only
-def test_launch_buttons_open_this_notebook(loaded):
-    # The rocket menu holds one Colab and one Binder link; both must open this chapter.
-    page, notebook = loaded.page, loaded.path.removesuffix(".html") + ".ipynb"
+def test_launch_buttons_open_this_chapters_colab_edition(loaded):
+    # The rocket menu holds one Colab and one Binder link; both must open this chapter's
+    # Colab edition, colab/<chapter>.ipynb, in the repository (see book/_ext/colab_edition.py).
+    page = loaded.page
+    notebook = "colab/" + loaded.path.removeprefix("notebooks/").removesuffix(".html") + ".ipynb"
+    assert (ROOT / notebook).is_file(), f"no {notebook} in the repository"
     rocket = page.locator(".dropdown-launch-buttons button.dropdown-toggle")
     colab = page.locator('.dropdown-launch-buttons a[href^="https://colab.research.google.com/"]')
     binder = page.locator('.dropdown-launch-buttons a[href^="https://mybinder.org/"]')
