@@ -7,15 +7,22 @@
 2. The theme's colour mode: without a default the head script sets ``data-mode=""`` and the
    theme logs "Got invalid theme mode" on a reader's first visit. Default to "auto" (follow
    the system setting) unless the configuration says otherwise.
-3. sphinx-proof's ``{prf:proof}`` starts every proof with the English word "Proof."
-   (prepended to the source text, not translated: sphinx-proof 0.4.0 has translations for
-   the theorem-like titles only). On a page in the book's language the word becomes that
-   language's, in bold like the other block titles.
+3. sphinx-proof 0.4.0's ``{prf:proof}`` takes no title and writes "Proof. " in front of
+   the first line of its content before parsing it: the title a proof is given
+   (```` ```{prf:proof} 高斯分布的最大似然估计 ````) runs into the first sentence, a proof
+   that opens with a numbered list loses the list ("Proof. 1. ..." is a paragraph), and the
+   word is English (it has translations for the theorem-like titles only). `TitledProof`
+   replaces the directive: the block opens with the word in the book's language, in bold
+   like the other block titles, and the title in parentheses, in a paragraph of their own;
+   the content is parsed as written. The node and classes are sphinx-proof's, so its
+   styling applies.
 """
 
 from __future__ import annotations
 
 from docutils import nodes
+from sphinx_proof.directive import ProofDirective
+from sphinx_proof.nodes import proof_node
 
 # The word sphinx-proof writes, and what it is in the languages a book may be written in.
 _PROOF_PREFIX = "Proof."
@@ -41,27 +48,29 @@ def fix_page_context(app, pagename, templatename, context, doctree):
     context.setdefault("default_mode", "auto")
 
 
-def translate_proof_word(app, doctree):
-    word = _PROOF_WORD.get(app.config.language)
-    if word is None:
-        return
-    for block in doctree.findall(nodes.admonition):
-        if "proof" not in block["classes"]:
-            continue
-        first = next(block.findall(nodes.Text), None)
-        if first is None or not first.astext().startswith(_PROOF_PREFIX):
-            continue
-        rest = first.astext()[len(_PROOF_PREFIX):].lstrip()
-        parent = first.parent
-        index = parent.index(first)
-        parent.remove(first)
-        parent.insert(index, nodes.Text(rest))
-        parent.insert(index, nodes.Text(" "))
-        parent.insert(index, nodes.strong(word, word))
+class TitledProof(ProofDirective):
+    """``{prf:proof} [title]``: "证明（title）" on a line of its own, then the content."""
+
+    optional_arguments = 1
+
+    def run(self):
+        word = _PROOF_WORD.get(self.env.config.language, _PROOF_PREFIX.rstrip("."))
+        classes = ["proof", "proof", *self.options.get("class", [])]
+        block = nodes.admonition(classes=classes, ids=["proof"])
+        heading = nodes.paragraph()
+        heading += nodes.strong(word, word)
+        if self.arguments:
+            inline, messages = self.state.inline_text(self.arguments[0], self.lineno)
+            heading += [nodes.Text("（"), *inline, nodes.Text("）"), *messages]
+        block += heading
+        self.state.nested_parse(self.content, self.content_offset, block)
+        node = proof_node()
+        node += block
+        return [node]
 
 
 def setup(app):
-    app.connect("doctree-read", translate_proof_word)
+    app.add_directive_to_domain("prf", "proof", TitledProof, override=True)
     # After the other extensions (sphinx-thebe among them) have added their scripts.
     app.connect("html-page-context", fix_page_context, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

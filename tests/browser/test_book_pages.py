@@ -259,11 +259,13 @@ def test_display_math_fits_its_column(loaded):
 
 @chapters_only
 def test_proofs_are_titled_in_chinese(loaded):
-    # sphinx-proof writes "Proof." into every proof; book/_ext/page_fixes.py translates it.
-    starts = loaded.page.eval_on_selector_all(
-        "div.proof.proof", "blocks => blocks.map((b) => b.innerText.trim().slice(0, 12))")
-    english = [text for text in starts if not text.startswith("证明")]
-    assert not english, "proofs not titled 证明:\n" + "\n".join(english)
+    # sphinx-proof 0.4.0 writes "Proof." into the first line of every proof, which swallows
+    # the proof's title and a list it opens with; book/_ext/page_fixes.py's TitledProof
+    # opens each proof with a paragraph of its own: 证明, then the title in parentheses.
+    firsts = loaded.page.eval_on_selector_all(
+        "div.proof.proof", "blocks => blocks.map((b) => b.querySelector(':scope > p').innerText)")
+    wrong = [text[:40] for text in firsts if not re.fullmatch(r"证明(（[^（）]+）)?", text.strip())]
+    assert not wrong, "proofs not opened by a title line 证明（…）:\n" + "\n".join(wrong)
 
 
 def test_every_image_loads(loaded):
