@@ -42,6 +42,7 @@ import copy
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,21 @@ DISTRIBUTION = "unsupervised"                 # the name in pyproject.toml
 EDITION = ROOT / "colab"
 CHAPTERS = ROOT / "notebooks"
 CONTROL = EDITION / "01_sparse_coding.ipynb"
+
+
+def check_environment() -> None:
+    """.venv-colab holds exactly the versions requirements-colab.txt pins (Colab's)."""
+    pins = dict(re.findall(r"^([\w.-]+)==([\w.+-]+)", (ROOT / "requirements-colab.txt")
+                           .read_text(encoding="utf-8"), re.M))
+    installed = json.loads(run(COLAB_PYTHON, "-c", "import json, importlib.metadata as m; "
+                               "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): "
+                               "d.version for d in m.distributions()}))"))
+    wrong = [f"{name}=={want} (installed: {installed.get(name.lower().replace('_', '-'))})"
+             for name, want in pins.items()
+             if installed.get(name.lower().replace("_", "-"), "").split("+")[0] != want.split("+")[0]]
+    if wrong:
+        sys.exit("the colab-like environment is not the pinned one (run `make clean colab-env`):\n  "
+                 + "\n  ".join(wrong))
 
 
 def run(*command: str | Path) -> str:
@@ -260,6 +276,7 @@ def main(argv: list[str]) -> int:
                              nbformat.read(CHAPTERS / path.name, as_version=4)):
                 sys.exit(f"{path.relative_to(ROOT)}: its code cells are not the chapter's: "
                          "run `make sync`")
+    check_environment()
     wheel = build_wheel()
     lanes = [make_lane(number, wheel) for number in range(1, WORKERS + 1)]
     ok = run_notebooks(paths, lanes)

@@ -361,8 +361,9 @@ def edition(app: Sphinx, docname: str, doctree: nodes.document) -> dict:
     if references:
         cells.append({"cell_type": "markdown", "metadata": {}, "source": references})
     note = (f"> **Colab 版**：本笔记本由 `{docname}.ipynb` 自动生成（`make sync`），请勿手改；"
-            f"网页版见[本章]({book_page})。代码单元格与书中完全相同，正文引用的数字取自书的"
-            "执行结果：随机种子固定，你运行得到的也是这些数。")
+            f"网页版见[本章]({book_page})。代码单元格与书中完全相同；正文引用的数字取自本书"
+            "在与 Colab 同版本的软件环境中的执行结果（随机种子固定；换一种 CPU 或 torch 版本，"
+            "末几位可能略有不同）。")
     cells.insert(1, {"cell_type": "markdown", "metadata": {}, "source": note})
     for number, cell in enumerate(cells):
         cell.setdefault("id", f"edition-{number}")
