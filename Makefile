@@ -91,7 +91,7 @@ node_modules/.package-lock.json: package.json package-lock.json | system-deps
 
 # The built book in headless Chromium (Debian's /usr/bin/chromium, from system-deps):
 # console errors, typeset math, images, dark mode, solutions, launch buttons, prev/next,
-# search; and the Colab edition rendered by nbconvert (tests/browser/test_colab_edition.py).
+# search; and the Colab edition rendered by nbconvert (tests/browser/test_colab_edition_rendered.py).
 # Screenshots of every chapter page and of every chapter's Colab edition go to _build/browser.
 test-browser: install system-deps node_modules/.package-lock.json
 	@test -f $(HTML) || { echo "no book yet: run make book first"; exit 1; }

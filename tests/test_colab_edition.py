@@ -2,7 +2,7 @@
 
 The edition is written by the book build (book/_ext/colab_edition.py) and copied by
 `make sync`; `make test-book` checks that the copy is what the build writes, and
-tests/browser/test_colab_edition.py reads it rendered. Here, the cheap part that must hold
+tests/browser/test_colab_edition_rendered.py reads it rendered. Here, the cheap part that must hold
 before any of that: one edition per chapter, the chapter's code cells unchanged, no MyST.
 """
 
@@ -57,6 +57,8 @@ def test_no_myst_and_no_book_macros_left(chapter):
     left = sorted({m for m in re.findall(r"\\([A-Za-z]+)(?![A-Za-z])", math) if m in MACROS})
     assert not left, f"book macros not expanded: {left}"
     assert "\\newcommand" not in text
+    assert "<script" not in text                     # sphinx-thebe's configuration, say
+    assert "](#" not in text and "<a id=" not in text  # Colab follows no in-page anchor
 
 
 def test_macros_expand_as_tex_reads_them():
@@ -74,7 +76,7 @@ def test_macros_expand_as_tex_reads_them():
 
 def test_text_is_escaped_for_markdown():
     assert escape("a*b_c [d] <e> $5 #1 |x| ~y `z`") == (
-        r"a\*b\_c \[d\] \<e\> \$5 \#1 \|x\| \~y \`z\`")
+        r"a\*b\_c [d] \<e\> \$5 \#1 \|x\| \~y \`z\`")       # [ ] stay: "\[" is math in Colab
     assert escape("two\nlines") == "two lines"
     # CommonMark makes **...** bold only when neither end is space or punctuation
     assert _plain_edge("证明") and not _plain_edge("写出对数似然。") and not _plain_edge(" x")

@@ -204,11 +204,11 @@ def _requirements(text: str, operator: str) -> dict[str, str]:
     return dict(line.split(operator) for line in lines if operator in line)
 
 
-def test_lower_bounds_are_versions_a_test_ran():
+def test_lower_bounds_are_colabs_versions():
     """requirements.txt and pyproject.toml declare as lower bounds the versions the
     colab-like environment pins (make test-notebooks runs every chapter with them); torch's
-    is Colab's own 2.11 (the colab-like pin is the CPU build on disk; the header says so),
-    run by the weekly job in Colab's runtime image."""
+    is the snapshot's 2.11 (the colab-like pin is the CPU build on disk, the header says so;
+    the README says that no test here ran 2.11)."""
     colab = _requirements((ROOT / "requirements-colab.txt").read_text(encoding="utf-8"), "==")
     reader = _requirements((ROOT / "requirements.txt").read_text(encoding="utf-8"), ">=")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]

@@ -8,13 +8,15 @@
 #     us-docker.pkg.dev/colab-images/public/runtime:latest bash tools/colab_runtime.sh
 #
 # Each notebook is executed by nbconvert (in the image) from its first cell, as a reader's
-# "Run all" does; the setup cell installs the library from this checkout
-# (UNSUPERVISED_BOOK_INSTALL) instead of from GitHub, so the commit under test is the one
-# that runs. Prints one line per chapter, writes the failures to _build/colab-runtime.txt
-# and exits 1 if any chapter failed.
+# "Run all" does, in an empty folder (Colab's /content). Its setup cell installs the library
+# from UNSUPERVISED_BOOK_INSTALL: the workflow sets it to git+<repository>.git@<commit>, the
+# pip install from GitHub that Colab does, at the commit under test; unset, it is this
+# checkout. Prints one line per chapter, writes the failures to _build/colab-runtime.txt and
+# exits 1 if any chapter failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export UNSUPERVISED_BOOK_INSTALL="$PWD"
+export UNSUPERVISED_BOOK_INSTALL="${UNSUPERVISED_BOOK_INSTALL:-$PWD}"
+echo "the setup cells install: $UNSUPERVISED_BOOK_INSTALL"
 report=_build/colab-runtime.txt
 mkdir -p _build && : > "$report"
 
@@ -22,10 +24,11 @@ python --version
 python -m pip list 2>/dev/null | grep -iE "^(numpy|scipy|scikit-learn|matplotlib|torch|tqdm|ipykernel) "
 
 for notebook in colab/*.ipynb; do
-    out=$(mktemp -d)
+    out=$(mktemp -d)                                    # an empty folder, as /content is
+    cp "$notebook" "$out/"
     start=$SECONDS
-    if jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=900 \
-            --output-dir "$out" "$notebook" > "$out/log" 2>&1; then
+    if (cd "$out" && jupyter nbconvert --to notebook --execute --inplace \
+            --ExecutePreprocessor.timeout=900 "$(basename "$notebook")") > "$out/log" 2>&1; then
         echo "passed: $notebook ($((SECONDS - start)) s)"
     else
         echo "FAILED: $notebook ($((SECONDS - start)) s)"

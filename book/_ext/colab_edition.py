@@ -16,9 +16,13 @@ How the doctree becomes Markdown (`Writer`): equations keep their TeX with the b
 macros expanded (renderers differ on ``\\newcommand`` across cells); proofs, errata and
 exercises become titled ``<blockquote>`` blocks and solutions ``<details>`` blocks, whose
 content stays Markdown (CommonMark parses Markdown inside an HTML block after a blank line);
-citations read "(作者, 年份)" and point into the reference list at the end; glossary terms
-are bold links to the book's glossary; other references link to the published book. A node
-type the writer does not know stops the build (`UnknownNode`), so nothing is dropped silently.
+citations read "(作者, 年份)", with the chapter's reference list at the end; glossary terms
+are bold links to the book's glossary; references to other pages link to the published
+book. References within the page (equations, exercises, citations) are plain text, "(15)",
+"练习 3": Colab does not follow in-page anchors (googlecolab/colabtools#3983). Left out on
+purpose: targets and comments (no content), raw HTML with a ``<script>`` (sphinx-thebe's
+configuration; no script runs in a Markdown cell). Any other node type the writer does not
+know stops the build (`UnknownNode`).
 
 sphinx-tojupyter (QuantEcon's Sphinx-to-notebook builder, 0.6.0) was tried first: it writes
 myst-nb's code cells as Markdown code blocks rather than code cells, numbers the equation
@@ -33,6 +37,7 @@ The chapter pages' Colab and Binder buttons are pointed at ``colab/<chapter>.ipy
 from __future__ import annotations
 
 import copy
+import html
 import json
 import re
 import unicodedata
@@ -100,7 +105,9 @@ def expand_macros(tex: str, macros: dict[str, str]) -> str:
     raise ValueError(f"macro expansion does not terminate in {tex!r}")
 
 
-_ESCAPED = re.compile(r"([\\`*_\[\]<>$#|~])")
+# Markdown's special characters in text. Not [ ]: with no link definitions they make no
+# link, and Colab reads "\[...\]" as display math.
+_ESCAPED = re.compile(r"([\\`*_<>$#|~])")
 
 
 def escape(text: str) -> str:
@@ -134,9 +141,6 @@ class Writer:
         self.numbers = app.env.toc_fignumbers.get(docname, {})
         self.citations = {c.citation_id: c for c in app.env.get_domain("cite").citations}
         self.cited: list = []                            # citations, in order of first use
-        self.linked = {n["refid"] for n in doctree.findall(nodes.reference) if "refid" in n}
-        self.linked |= {n["refuri"][1:] for n in doctree.findall(nodes.reference)
-                        if n.get("refuri", "").startswith("#")}
         self.cells: list[dict] = []
         self.blocks: list[str] = []
         self.in_table = False
@@ -153,8 +157,7 @@ class Writer:
         for child in node.children:
             if isinstance(child, nodes.section):
                 self.flush()                             # a heading starts a cell (Colab's TOC)
-                self.blocks.append(self.anchors(child) + "#" * (depth + 1) + " "
-                                   + self.inline(child[0]))
+                self.blocks.append("#" * (depth + 1) + " " + self.inline(child[0]))
                 self.walk(child, depth + 1)
             elif isinstance(child, nodes.title):
                 continue                                 # written with its section
@@ -167,11 +170,6 @@ class Writer:
             self.flush()
 
     # -- blocks --------------------------------------------------------------------------
-    def anchors(self, node: nodes.Element) -> str:
-        """HTML anchors for the node's ids that something on the page links to."""
-        ids = [i for i in node.get("ids", []) if i in self.linked]
-        return "".join(f'<a id="{i}"></a>\n\n' for i in ids)
-
     def blocks_of(self, node: nodes.Element) -> str:
         return "\n\n".join(b for b in (self.block(c) for c in node.children) if b.strip())
 
@@ -182,7 +180,7 @@ class Writer:
         if isinstance(node, nodes.paragraph):
             return self.inline(node)
         if isinstance(node, nodes.math_block):
-            return self.anchors(node) + self.display_math(node)
+            return self.display_math(node)
         if isinstance(node, nodes.bullet_list):
             return "\n".join(self.list_item(item, "- ") for item in node.children)
         if isinstance(node, nodes.enumerated_list):
@@ -191,7 +189,7 @@ class Writer:
                              for i, item in enumerate(node.children))
         if isinstance(node, nodes.literal_block):
             fence = "````" if "```" in node.astext() else "```"
-            return f"{fence}{node.get('language', '')}\n{node.astext()}\n{fence}"
+            return f"{fence}{node.get('language', '')}\n{node.astext().rstrip()}\n{fence}"
         if isinstance(node, nodes.table):
             return self.table(node)
         if isinstance(node, nodes.block_quote):
@@ -206,8 +204,8 @@ class Writer:
                                if not isinstance(c, nodes.title))
             return html_block("blockquote", title, body)
         if name == "exercise_enumerable_node":
-            return self.anchors(node) + html_block(
-                "blockquote", f"**{self.exercise_title(node)}**", self.content(node))
+            return html_block("blockquote", f"**{self.exercise_title(node)}**",
+                              self.content(node))
         if name == "solution_node":
             return html_block("details", f"<summary><strong>{self.solution_title(node)}"
                               "</strong></summary>", self.content(node))
@@ -217,7 +215,7 @@ class Writer:
         if isinstance(node, (nodes.container, nodes.compound)):
             return self.blocks_of(node)
         if isinstance(node, nodes.raw) and node.get("format") == "html":
-            return node.astext()
+            return "" if "<script" in node.astext() else node.astext().strip()
         raise UnknownNode(f"{self.docname}: no Markdown for <{name}>: {node.astext()[:80]!r}")
 
     def list_item(self, item: nodes.Element, marker: str) -> str:
@@ -234,8 +232,16 @@ class Writer:
         return f"{node['title']} {number}" + self.inline(title).rstrip()
 
     def solution_title(self, node: nodes.Element) -> str:
+        """The title as HTML (it goes into <summary>, where Markdown is not parsed); its math
+        as $...$, which MathJax typesets there too."""
         title = next(c for c in node.children if isinstance(c, nodes.title))
-        return " ".join(title.astext().split())
+        parts = []
+        for piece in title.findall(lambda n: isinstance(n, (nodes.Text, nodes.math))):
+            if isinstance(piece, nodes.math):
+                parts.append(html.escape(f"${expand_macros(piece.astext(), self.macros)}$"))
+            elif not isinstance(piece.parent, nodes.math):
+                parts.append(html.escape(piece.astext()))
+        return " ".join("".join(parts).split())
 
     def display_math(self, node: nodes.math_block) -> str:
         tex = expand_macros(node.astext().strip("\n"), self.macros)
@@ -263,7 +269,17 @@ class Writer:
 
     # -- inline --------------------------------------------------------------------------
     def inline(self, node: nodes.Node) -> str:
-        return "".join(self.span(c) for c in node.children)
+        """The children's Markdown. A closing ``$`` followed by a digit (``$d=$7``, a glued
+        number after a formula) is not math for Pandoc-style renderers (VS Code, GitHub):
+        such a number goes inside the formula (``$d=7$``)."""
+        parts = [self.span(c) for c in node.children]
+        for i in range(len(parts) - 1):
+            if parts[i].endswith("$") and not parts[i].endswith("\\$"):
+                number = re.match(r"-?\d[\d.,]*(e[+-]?\d+)?", parts[i + 1])
+                if number and isinstance(node.children[i], nodes.math):
+                    parts[i] = parts[i][:-1] + number.group(0) + "$"
+                    parts[i + 1] = parts[i + 1][number.end():]
+        return "".join(parts)
 
     def span(self, node: nodes.Node) -> str:
         if isinstance(node, nodes.Text):
@@ -304,24 +320,22 @@ class Writer:
 
     def reference(self, node: nodes.reference) -> str:
         text = self.inline(node)
-        if node.get("refid"):
-            return f"[{text}](#{node['refid']})"
         uri = node.get("refuri", "")
+        if node.get("refid") or uri.startswith("#"):
+            return text                                  # within the page: text (see above)
         if any(isinstance(c, nodes.inline) and "std-term" in c["classes"] for c in node.children):
             text = self.wrap(text, "**", "strong")       # a glossary term
-        if uri.startswith("#"):
-            return f"[{text}]({uri})"
         return f"[{text}]({urljoin(self.page_url, uri)})"
 
     def citation(self, node: nodes.inline) -> str:
-        """sphinxcontrib-bibtex's "[Author, Year]" as "(Author, Year)", linked to the list."""
+        """sphinxcontrib-bibtex's "[Author, Year]" as "(Author, Year)"; the work goes to the list."""
         parts = []
         for child in node.children:
             if isinstance(child, nodes.reference):
                 citation = self.citations[child["refuri"].rsplit("#", 1)[1]]
                 if citation not in self.cited:
                     self.cited.append(citation)
-                parts.append(f"[{escape(child.astext())}](#ref-{citation.key})")
+                parts.append(escape(child.astext()))
             else:
                 text = child.astext().replace("[", "(").replace("]", ")")
                 parts.append(escape(text))
@@ -331,9 +345,9 @@ class Writer:
         """The reference list: every work this chapter cites, formatted as the book's page."""
         if not self.cited:
             return ""
-        entries = sorted(self.cited, key=lambda c: c.formatted_entry.text.render_as("text"))
-        items = [f'- <a id="ref-{c.key}"></a>{c.formatted_entry.text.render_as("markdown")}'
-                 for c in entries]
+        order = list(self.citations.values())             # the bibliography's order (by author)
+        entries = sorted(self.cited, key=order.index)
+        items = [f'- {c.formatted_entry.text.render_as("markdown")}' for c in entries]
         link = urljoin(published_url(self.app), "book/references.html")
         return f"## 参考文献\n\n" + "\n".join(items) + f"\n\n全书的参考文献见[参考文献]({link})。"
 

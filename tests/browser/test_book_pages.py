@@ -211,8 +211,11 @@ def test_math_is_typeset(loaded):
         return {
             untypeset: [...document.querySelectorAll(".math")]
                 .filter((el) => !el.querySelector("mjx-container")).map(text),
-            errors: [...document.querySelectorAll("mjx-merror, [data-mjx-error]")]
-                .map((el) => el.getAttribute("data-mjx-error") || text(el)),
+            // an error box, or an undefined macro (MathJax's noundefined shows it in red)
+            errors: [...document.querySelectorAll(
+                    "mjx-merror, [data-mjx-error], mjx-container [style*='color: red']")]
+                .map((el) => el.getAttribute("data-mjx-error") || text(el)
+                     || el.outerHTML.slice(0, 80)),
             text: body.textContent.replace(/\\s+/g, " "),
         };
     }""")
