@@ -102,6 +102,12 @@ test-browser: install system-deps node_modules/.package-lock.json
 linkcheck: install
 	$(BIN)/jupyter-book build . --builder linkcheck
 
+# Mutation testing (not part of make test: about an hour): every mutant of the library's
+# formulas (tools/mutants_list.py) must be killed by its module's tests AND by its chapter's
+# notebook. `MUTANTS="SC3 AE5"` for some formulas, `MUTANTS=--tests-only` for the tests only.
+mutants: install
+	$(BIN)/python tools/mutants.py $(MUTANTS)
+
 # Every benchmarks/bench_*.py, each comparing the library with its peer in one process.
 bench: install
 	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done

@@ -218,3 +218,17 @@ def test_lower_bounds_are_colabs_versions():
     for name, bound in reader.items():
         assert bound == (colab_torch if name == "torch" else colab[name]), name
     assert project["requires-python"] == ">=3.11"        # scipy 1.16 needs 3.11
+
+
+def test_every_mutant_still_applies():
+    """tools/mutants_list.py (make mutants) follows the code: each mutant's text occurs once
+    in its module, each test file it names exists, and each formula it breaks is catalogued."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from mutants_list import MUTANTS, TESTS
+
+    ids = {f["id"] for f in CATALOGUE["formulas"]}
+    for mutant in MUTANTS:
+        text = (ROOT / "src" / "unsupervised" / mutant.module).read_text(encoding="utf-8")
+        assert text.count(mutant.old) == 1, f"{mutant.name}: {mutant.old!r} not once in {mutant.module}"
+        assert mutant.formula in ids and mutant.module in TESTS
+    assert all((ROOT / t).is_file() for tests in TESTS.values() for t in tests)

@@ -1,6 +1,11 @@
 """Generate book/formula_index.md and book/errata.md from book/formulas.yml.
 
 The catalogue is data; these pages are views of it, so they cannot drift from it.
+For every formula the index links its derivation, its check (the `verify:` cell), the
+library code that implements it and the tests that check that code, each one hop away:
+code and tests link to their lines in the repository (`code_location` finds the line of a
+function, a class or a Class.method by parsing the file, so the links follow the code
+through `make sync`).
 Links into a chapter are emitted only once its notebook exists (a link to a page
 that is not built would break the -W build); until then the index says so.
 
@@ -9,6 +14,8 @@ that is not built would break the -W build); until then the index says so.
 
 from __future__ import annotations
 
+import ast
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -22,6 +29,57 @@ def load_catalogue(path: Path = DATA) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def repository_blob(root: Path = ROOT) -> str:
+    """https://github.com/<owner>/<repo>/blob/<branch>/, from _config.yml's repository."""
+    repo = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    return f"{repo['url'].rstrip('/')}/blob/{repo.get('branch', 'main')}/"
+
+
+@cache
+def _definitions(path: Path) -> dict[str, int]:
+    """Top-level functions and classes of a Python file, and Class.method, with their lines."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            found[node.name] = node.lineno
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    found[f"{node.name}.{item.name}"] = item.lineno
+    return found
+
+
+def code_location(name: str, root: Path = ROOT) -> tuple[Path, int]:
+    """`module.function` (or `module.Class.method`) of src/unsupervised -> (file, line)."""
+    module, _, attribute = name.partition(".")
+    path = root / "src" / "unsupervised" / f"{module}.py"
+    if not path.is_file() or attribute not in _definitions(path):
+        raise ValueError(f"formulas.yml names {name!r}, which src/unsupervised does not define")
+    return path, _definitions(path)[attribute]
+
+
+def test_location(name: str, root: Path = ROOT) -> tuple[Path, int]:
+    """`tests/test_x.py::test_name` -> (file, line)."""
+    file, _, test = name.partition("::")
+    path = root / file
+    if not path.is_file() or test not in _definitions(path):
+        raise ValueError(f"formulas.yml names the test {name!r}, which does not exist")
+    return path, _definitions(path)[test]
+
+
+def links(names: list[str], locate, root: Path) -> str:
+    if not names:
+        return "—"
+    blob = repository_blob(root)
+    out = []
+    for name in names:
+        path, line = locate(name, root)
+        label = name.split("::")[-1]
+        out.append(f"[`{label}`]({blob}{path.relative_to(root).as_posix()}#L{line})")
+    return "<br>".join(out)
+
+
 def chapter_written(chapter: str, root: Path = ROOT) -> bool:
     return (root / "notebooks" / f"{chapter}.ipynb").exists()
 
@@ -30,7 +88,8 @@ def formula_index(cat: dict, root: Path = ROOT) -> str:
     errata_ids = {e["id"] for e in cat["errata"]}
     out = [HEADER, "# 公式索引\n",
            "原书本章的每一个公式都有一个固定编号。下表给出本书采用的（已更正的）形式、"
-           "推导它的方程（点击跳到推导处）和数值验证它的代码单元（标签 `verify:<编号>`）。"
+           "推导它的方程（点击跳到推导处）、数值验证它的代码单元（标签 `verify:<编号>`），"
+           "以及实现它的库函数和检查这些函数的测试（链接到仓库中的源代码行）。"
            "标 ✎ 的编号在原书中有误，见{doc}`errata`。\n"]
     for chapter, name in cat["chapters"].items():
         rows = [f for f in cat["formulas"] if f["chapter"] == chapter]
@@ -40,15 +99,19 @@ def formula_index(cat: dict, root: Path = ROOT) -> str:
             out.append(f"章节：{{doc}}`../notebooks/{chapter}`\n")
         else:
             out.append("本章尚未写成；编号先列在这里，推导与验证随章节加入。\n")
-        out += ["```{list-table}", ":header-rows: 1", ":widths: 10 20 50 10 10", "",
-                "* - 编号", "  - 名称", "  - 公式", "  - 推导", "  - 验证"]
+        out += ["```{list-table}", ":header-rows: 1", ":widths: 8 14 34 8 8 14 14", "",
+                "* - 编号", "  - 名称", "  - 公式", "  - 推导", "  - 验证", "  - 代码", "  - 测试"]
         for f in rows:
             fid, low = f["id"], f["id"].lower()
             mark = " ✎" if fid in errata_ids else ""
             derive = f"{{eq}}`eq-{low}`" if written else "—"
             verify = f"{{ref}}`{fid} <verify-{low}>`" if written else "—"
+            code = links(f.get("code", []), code_location, root)
+            tests = links(f.get("tests", []), test_location, root)
+            if f.get("no_code"):
+                code = f"—（{f['no_code']}）"
             out += [f"* - {fid}{mark}", f"  - {f['title']}", f"  - ${f['latex']}$",
-                    f"  - {derive}", f"  - {verify}"]
+                    f"  - {derive}", f"  - {verify}", f"  - {code}", f"  - {tests}"]
         out.append("```\n")
     return "\n".join(out)
 
