@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +43,13 @@ def test_autoencoder_shapes_and_composition_order():
     x = torch.rand(5, 10, dtype=DT)
     z = model.encode(x)
     assert z.shape == (5, 3) and model.decode(z).shape == (5, 10)
-    torch.testing.assert_close(model(x), model.decode(model.encode(x)), rtol=0, atol=0)
+    # forward is g o f: compared with the composition written out from the four layers
+    # (float64; different summation order than torch's addmm: a few ulps of values ~1).
+    L1, L2, L3, L4 = [m for m in [*model.encoder, *model.decoder] if isinstance(m, nn.Linear)]
+    layer = lambda h, lin: torch.sigmoid(h @ lin.weight.T + lin.bias)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), layer(layer(layer(layer(x, L1), L2), L3), L4),
+                                   rtol=1e-12, atol=1e-14)
     assert model.input_dim == 10 and model.code_dim == 3
     assert model.decoder_sizes == [3, 7, 10]
     with pytest.raises(ValueError, match="z"):
@@ -207,6 +214,83 @@ def test_kl_sparsity_stays_finite_for_dead_and_saturated_units():
     assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
 
 
+def _kl_with_tangent_floor_by_hand(z, r, c):
+    """An independent, unit-by-unit transcription of the documented penalty: KL(r || q) for
+    q in [c, 1 - c], its tangent line at c below, at 1 - c above."""
+    total = 0.0
+    for q in z.mean(dim=0):
+        if q < c:
+            total = total + (r * math.log(r / c) + (1 - r) * math.log((1 - r) / (1 - c))
+                             + (c - r) / (c * (1 - c)) * (q - c))
+        elif q > 1 - c:
+            e = 1 - c
+            total = total + (r * math.log(r / e) + (1 - r) * math.log((1 - r) / (1 - e))
+                             + (e - r) / (e * (1 - e)) * (q - e))
+        else:
+            total = total + r * torch.log(r / q) + (1 - r) * torch.log((1 - r) / (1 - q))
+    return total
+
+
+def test_kl_sparsity_gradient_below_the_floor_matches_an_independent_expression():
+    r, c, N = 0.05, 1e-6, 6
+    z = torch.zeros(N, 5, dtype=DT)
+    z[0, 1] = 6e-8                     # rho_hat = 1e-8: below the floor
+    z[:, 2] = torch.linspace(0.1, 0.5, N, dtype=DT)   # rho_hat = 0.3: the exact range
+    z[:, 3] = 1.0                      # saturated: rho_hat = 1, above 1 - floor
+    z[:, 4] = 3e-6                     # rho_hat = 3e-6: just inside the exact range
+    za, zb = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+    value = kl_sparsity(za, r, floor=c)
+    value.backward()
+    reference = _kl_with_tangent_floor_by_hand(zb, r, c)
+    reference.backward()
+    # Tolerance: float64 evaluations of the same formulas in different order.
+    torch.testing.assert_close(value, reference, rtol=1e-12, atol=0)
+    torch.testing.assert_close(za.grad, zb.grad, rtol=1e-12, atol=0)
+    # Below the floor the gradient is KL'(c) / N: negative (pushes rho_hat up), not 0 ...
+    slope = (c - r) / (c * (1 - c))
+    torch.testing.assert_close(za.grad[:, 0], torch.full((N,), slope / N, dtype=DT),
+                               rtol=1e-12, atol=0)
+    torch.testing.assert_close(za.grad[:, 1], za.grad[:, 0], rtol=0, atol=0)
+    assert (za.grad[:, 3] > 0).all()                  # saturated unit: pushed down
+    # ... whereas a plain clamp of rho_hat, the former implementation, gives exactly 0 there.
+    zc = z.clone().requires_grad_(True)
+    q = zc.mean(dim=0).clamp(c, 1 - c)
+    (r * torch.log(r / q) + (1 - r) * torch.log((1 - r) / (1 - q))).sum().backward()
+    assert torch.all(zc.grad[:, [0, 1, 3]] == 0)
+
+
+def test_kl_push_on_a_sigmoid_bias_is_bounded_by_rho_star():
+    # d rho(Z) / d b_j = KL'(rho_hat_j) m_j, m_j = mean_n z(1 - z) <= rho_hat_j: between
+    # -rho* and 0 for every rho_hat_j < rho*, tending to -rho* as the unit dies.
+    r = 0.05
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.uniform(size=(40, 3)), dtype=DT)
+    w = torch.tensor(rng.normal(scale=0.5, size=(3, 1)), dtype=DT)
+    b = torch.linspace(-3, -30, 28, dtype=DT).requires_grad_(True)    # 28 units
+    z = torch.sigmoid(x @ w + b)                                       # (40, 28)
+    kl_sparsity(z, r).backward()
+    with torch.no_grad():
+        rho_hat, m = z.mean(dim=0), (z * (1 - z)).mean(dim=0)
+    inside = rho_hat >= 1e-6
+    assert inside.sum() >= 5 and (~inside).sum() >= 5
+    analytic = (rho_hat - r) / (rho_hat * (1 - rho_hat)) * m
+    torch.testing.assert_close(b.grad[inside], analytic[inside], rtol=1e-9, atol=0)
+    below = rho_hat < r
+    assert below.sum() >= 25
+    assert torch.all(b.grad[below] < 0) and torch.all(-b.grad[below] <= r)
+    deepest_inside = int(torch.nonzero(inside).max())
+    assert abs(b.grad[deepest_inside].item() + r) < 1e-3 * r
+    # below the floor: the tangent's slope times m_j (non-zero, but smaller than rho*)
+    slope = (1e-6 - r) / (1e-6 * (1 - 1e-6))
+    torch.testing.assert_close(b.grad[~inside], slope * m[~inside], rtol=1e-9, atol=0)
+
+
+def test_kl_sparsity_rejects_a_bad_floor():
+    for floor in (0.0, 0.05, 0.6, "a", True):
+        with pytest.raises(ValueError, match="floor"):
+            kl_sparsity(torch.full((2, 2), 0.5), 0.05, floor=floor)
+
+
 @pytest.mark.parametrize("rho_star", [0.0, 1.0, -0.1, 1.5, float("nan"), "a"])
 def test_kl_sparsity_rejects_rho_star_outside_the_open_interval(rho_star):
     with pytest.raises(ValueError, match="rho_star"):
@@ -307,16 +391,41 @@ def test_train_rejects_bad_data():
         train(model, np.array([[np.nan, 0, 0, 0]]), epochs=1)
 
 
-def test_pretrain_stacked_copies_each_trained_layer():
+def test_pretrain_stacked_equals_the_shallow_autoencoders_layer_by_layer():
     X = np.random.default_rng(0).uniform(size=(50, 8))
-    model, histories = pretrain_stacked([8, 6, 3], X, epochs=3, batch_size=25, lr=1e-2, seed=5)
-    assert len(histories) == 2 and model.encoder_sizes == [8, 6, 3]
-    # Layer 1 is exactly the shallow autoencoder 8 -> 6 -> 8 trained alone with seed 6.
-    shallow = Autoencoder([8, 6], seed=6)
-    train(shallow, X, epochs=3, batch_size=25, lr=1e-2, seed=6)
-    torch.testing.assert_close(model.encoder[0].weight, shallow.encoder[0].weight, rtol=0, atol=0)
-    torch.testing.assert_close(model.decoder[2].weight, shallow.decoder[0].weight, rtol=0, atol=0)
-    assert model.decoder[1].__class__.__name__ == "Sigmoid"
+    sizes, seed, K = [8, 6, 4, 3], 5, 3
+    kw = dict(epochs=3, batch_size=25, lr=1e-2)
+    model, histories = pretrain_stacked(sizes, X, seed=seed, output_activation="identity", **kw)
+    assert len(histories) == K and model.encoder_sizes == sizes
+    # The greedy procedure by hand, as documented: shallow AE k (seed + k + 1) is trained
+    # alone on the codes of the shallow encoders below it; only the first reconstructs x
+    # (identity output here), the others reconstruct sigmoid codes.
+    H, shallow = torch.tensor(X, dtype=torch.float32), []
+    for k in range(K):
+        ae = Autoencoder(sizes[k:k + 2], output_activation="identity" if k == 0 else "sigmoid",
+                         seed=seed + k + 1)
+        np.testing.assert_array_equal(train(ae, H, seed=seed + k + 1, **kw), histories[k])
+        shallow.append(ae)
+        with torch.no_grad():
+            H = ae.encode(H)
+    # Exact equality: the same float32 operations in the same order on the CPU.
+    enc = [m for m in model.encoder if isinstance(m, nn.Linear)]
+    dec = [m for m in model.decoder if isinstance(m, nn.Linear)]
+    for k, ae in enumerate(shallow):
+        for deep, small in ((enc[k], ae.encoder[0]), (dec[K - 1 - k], ae.decoder[0])):
+            assert torch.equal(deep.weight, small.weight) and torch.equal(deep.bias, small.bias)
+    x = torch.tensor(X, dtype=torch.float32)
+    with torch.no_grad():
+        h = x
+        for k, ae in enumerate(shallow):                  # h^(k+1) = f_{k+1}(h^(k))
+            h = ae.encode(h)
+            assert torch.equal(model.encoder[:2 * (k + 1)](x), h)
+        y = h
+        for i, ae in enumerate(reversed(shallow)):        # g_1(g_2(g_3(z)))
+            y = ae.decode(y)
+            assert torch.equal(model.decoder[:2 * (i + 1)](h), y)
+        assert torch.equal(model(x), y)
+    assert isinstance(model.decoder[1], nn.Sigmoid) and isinstance(model.decoder[-1], nn.Identity)
 
 
 # --------------------------------------------------------------------------- checkers

@@ -1,4 +1,4 @@
-"""Tests of unsupervised.density (formulas DE1, DE2, DE4, DE6-DE10)."""
+"""Tests of unsupervised.density (formulas DE1-DE4, DE6-DE10)."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy import optimize, stats
+from scipy import integrate, optimize, stats
 from scipy.special import logsumexp
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KernelDensity
@@ -543,3 +543,67 @@ def test_bad_binomial_arguments(args, name):
 def test_hypercube_kernel_rejects_nan():
     with pytest.raises(ValueError, match=r"^u "):
         hypercube_kernel(np.array([[np.nan, 0.0]]))
+
+
+# --------------------------------------------------------------------------- DE3
+def test_box_probability_hand_computation_hypercube():
+    # X3 = {0, 1, 3}, h = 2: the cubes are (-1, 1), (0, 2), (2, 4). The box [0.5, 2.5]
+    # overlaps them by 0.5, 1.5 and 0.5, so P = (0.5 + 1.5 + 0.5) / (3 * 2) = 5/12.
+    est = ParzenWindow(2.0).fit(X3)
+    assert est.box_probability([0.5], [2.5]) == pytest.approx(5 / 12, rel=1e-15)
+    # 2-D: one point at the origin, h = 1, box [0, 1] x [-1, 0.25]: overlap 0.5 * 0.75.
+    est2 = ParzenWindow(1.0).fit(np.zeros((1, 2)))
+    assert est2.box_probability([0.0, -1.0], [1.0, 0.25]) == pytest.approx(0.375, rel=1e-15)
+
+
+def test_box_probability_hand_computation_gaussian():
+    # One training point at 0, h = 2: P([a, b]) = Phi(b / 2) - Phi(a / 2), from scipy.
+    est = ParzenWindow(2.0, kernel="gaussian").fit(np.zeros((1, 1)))
+    P = est.box_probability([[-1.0], [3.0], [-np.inf]], [[2.0], [40.0], [np.inf]])
+    expected = [stats.norm.cdf(1.0) - stats.norm.cdf(-0.5), stats.norm.sf(1.5) - stats.norm.sf(20.0), 1.0]
+    np.testing.assert_allclose(P, expected, rtol=1e-13)
+    # Deep in the upper tail the difference of CDFs would round to 0; the survival form does not.
+    tail = est.box_probability([30.0], [31.0])
+    np.testing.assert_allclose(tail, stats.norm.sf(15.0) - stats.norm.sf(15.5), rtol=1e-10)
+    assert tail > 0
+
+
+@pytest.mark.parametrize("kernel", ["hypercube", "gaussian"])
+def test_box_probability_matches_numerical_integration_1d(kernel):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((30, 1))
+    est = ParzenWindow(0.7, kernel=kernel).fit(X)
+    a, b = -0.4, 1.3
+    if kernel == "gaussian":
+        def pdf(t):  # direct formula, independent of the library
+            return stats.norm.pdf((t - X[:, 0]) / 0.7).sum() / (30 * 0.7)
+        ref, _ = integrate.quad(pdf, a, b, epsabs=1e-13, epsrel=1e-13, limit=200)
+    else:
+        # piecewise constant between breakpoints: the midpoint rule is exact
+        br = np.concatenate([X[:, 0] - 0.35, X[:, 0] + 0.35, [a, b]])
+        br = np.sort(br[(br >= a) & (br <= b)])
+        mid = (br[1:] + br[:-1]) / 2
+        dens = (np.abs(mid[:, None] - X[None, :, 0]) < 0.35).sum(axis=1) / (30 * 0.7)
+        ref = np.sum(dens * np.diff(br))
+    assert est.box_probability([a], [b]) == pytest.approx(ref, abs=1e-11)
+
+
+@pytest.mark.parametrize("kernel", ["hypercube", "gaussian"])
+def test_box_probability_of_the_whole_space_is_one(kernel):
+    est = ParzenWindow(0.3, kernel=kernel).fit(X3_2D)
+    assert est.box_probability([-np.inf, -np.inf], [np.inf, np.inf]) == pytest.approx(1.0, abs=1e-14)
+    assert est.box_probability([5.0, 5.0], [5.0, 7.0]) == 0.0   # a box of volume 0
+
+
+def test_box_probability_bad_input_names_the_argument():
+    est = ParzenWindow(1.0).fit(X3_2D)
+    with pytest.raises(ValueError, match=r"^lower "):
+        est.box_probability([0.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"^upper "):
+        est.box_probability([0.0, 0.0], [np.nan, 1.0])
+    with pytest.raises(ValueError, match=r"^lower .*<= upper"):
+        est.box_probability([1.0, 0.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"^lower and upper"):
+        est.box_probability([0.0, 0.0], [[1.0, 1.0], [2.0, 2.0]])
+    with pytest.raises(NotFittedError):
+        ParzenWindow(1.0).box_probability([0.0], [1.0])

@@ -104,11 +104,20 @@ def test_js_is_symmetric_and_between_0_and_log_2(p, q):
     assert js == pytest.approx(js_divergence(q, p, dx), abs=1e-12)
 
 
-def test_js_is_the_mean_of_two_kls_to_the_mixture():
-    p, q = normal(0, 1), box(-1, 3)
-    m = 0.5 * (p + q)
-    expected = 0.5 * kl_divergence(p, m, DX) + 0.5 * kl_divergence(q, m, DX)
-    assert js_divergence(p, q, DX) == pytest.approx(expected, abs=1e-14)
+@pytest.mark.parametrize("t", [0.5, 1.0, 1.5, 1.875])
+def test_js_of_two_overlapping_boxes_matches_the_closed_form(t):
+    """p = U[0, 2], q = U[t, t + 2]: m = 1/4 where only one has mass, 1/2 on the overlap, so
+    KL(p || m) = KL(q || m) = (t / 2) log 2 and JS = (t / 2) log 2 (0 <= t <= 2).
+    A grid of step 1/8 holds the box edges exactly (binary fractions)."""
+    x = np.arange(-16, 48) / 8.0
+    dx = 1 / 8
+
+    def u(a):
+        return np.where((x >= a) & (x < a + 2), 0.5, 0.0)
+
+    assert js_divergence(u(0.0), u(t), dx) == pytest.approx(t / 2 * LOG2, rel=1e-13)
+    assert kl_divergence(u(0.0), 0.5 * (u(0.0) + u(t)), dx) == pytest.approx(t / 2 * LOG2,
+                                                                              rel=1e-13)
 
 
 # --------------------------------------------------------------------------- bad input

@@ -87,6 +87,23 @@ def test_losses_are_finite_and_right_for_extreme_logits():
     assert generator_loss(a[3:], "minimax").item() == pytest.approx(-1000.0)
 
 
+@pytest.mark.parametrize("a", [-800.0, -40.0, -5.0, -0.3, 0.0, 2.0, 40.0, 800.0])
+def test_losses_match_the_definition_in_decimal_arithmetic(a):
+    """GA1: log D = log(1 / (1 + e^-a)), log(1 - D) = log(e^-a / (1 + e^-a)), evaluated in
+    50-digit decimal arithmetic (independent of softplus) and rounded to float64."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 50
+        t = Decimal(-a).exp()
+        log_d, log_1md = float((1 / (1 + t)).ln()), float((t / (1 + t)).ln())
+    x = torch.tensor([a], dtype=torch.float64)
+    # a few ulp of float64 (2.2e-16 each); a wrong branch is off by 100 % or more
+    assert -generator_loss(x, "non_saturating").item() == pytest.approx(log_d, rel=1e-14, abs=0)
+    assert generator_loss(x, "minimax").item() == pytest.approx(log_1md, rel=1e-14, abs=0)
+    assert discriminator_loss(x, x).item() == pytest.approx(-(log_d + log_1md), rel=1e-14, abs=0)
+
+
 def test_generator_gradients_with_respect_to_the_logit():
     a = torch.tensor([-8.0, -2.0, 0.0, 3.0], dtype=torch.float64, requires_grad=True)
     D = torch.sigmoid(a).detach()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import optimize
+from scipy import linalg, optimize
 from sklearn.decomposition import sparse_encode
 from sklearn.linear_model import Lasso
 
@@ -142,14 +142,27 @@ def test_objective_hand_value():
     assert objective(X, A, Z, 0.3, penalty="log") == pytest.approx(expected_log, rel=1e-15)
 
 
-def test_lipschitz_constant_bounds_the_gradient():
+def test_lipschitz_constant_is_twice_the_largest_eigenvalue():
+    # Against an independent solver: LAPACK's symmetric eigh of A^T A (lipschitz_constant uses
+    # the SVD behind np.linalg.norm(A, 2)). Both give lambda_max to ~p eps ||G||, ~5e-15 here;
+    # rtol 1e-12 leaves room and still rejects any other constant (1.0001 L, L / 2, ...).
     X, A = random_problem(3)
     L = lipschitz_constant(A)
+    lam, V = linalg.eigh(A.T @ A)
+    np.testing.assert_allclose(L, 2 * lam[-1], rtol=1e-12)
+
+    def grad(z):
+        return 2 * A.T @ (A @ z - X[0])
+
     rng = np.random.default_rng(4)
-    for _ in range(20):
-        z1, z2 = rng.normal(size=(2, A.shape[1]))
-        g1, g2 = 2 * A.T @ (A @ z1 - X[0]), 2 * A.T @ (A @ z2 - X[0])
-        assert np.linalg.norm(g1 - g2) <= L * np.linalg.norm(z1 - z2) * (1 + 1e-12)
+    z = rng.normal(size=A.shape[1])
+    # L bounds the gradient's change in every direction ...
+    for _ in range(50):
+        w = rng.normal(size=A.shape[1])
+        assert np.linalg.norm(grad(z + w) - grad(z)) <= L * np.linalg.norm(w) * (1 + 1e-12)
+    # ... and is attained along the top eigenvector, so no smaller constant works.
+    w = V[:, -1]
+    np.testing.assert_allclose(np.linalg.norm(grad(z + w) - grad(z)), L, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- SC6
@@ -173,6 +186,25 @@ def test_ista_fista_and_active_set_reach_the_same_minimum():
     assert F <= objective(X, A, Z_i, eta) + 1e-12
     assert np.all(np.diff(hist_i) <= 1e-12 * hist_i[0])          # ISTA is monotone
     assert hist_f[0] == pytest.approx(objective(X, A, np.zeros_like(Z_as), eta))
+
+
+def test_ista_and_fista_obey_the_beck_teboulle_bounds():
+    # Cited results (Beck & Teboulle 2009, Theorems 3.1 and 4.4), step 1 / L, start z_0 = 0:
+    # F(z_k) - F* <= L ||z*||^2 / (2k) (ISTA) and <= 2 L ||z*||^2 / (k + 1)^2 (FISTA).
+    X, A = random_problem(11, N=30, d=10, p=25)
+    eta = 0.3
+    Z_star = encode(X, A, eta)                                   # exact (active set)
+    F_star = objective(X, A, Z_star, eta)
+    L, R2, K = lipschitz_constant(A), np.sum(Z_star**2), 400
+    _, h_i = encode(X, A, eta, method="ista", max_iter=K, tol=0.0, return_history=True)
+    _, h_f = encode(X, A, eta, method="fista", max_iter=K, tol=0.0, return_history=True)
+    k_i, k_f = np.arange(1, len(h_i)), np.arange(1, len(h_f))
+    # rounding of F (a sum of 300 terms) ~1e-13 relative; 1e-12 F* is added to each bound
+    assert np.all(h_i[1:] - F_star <= L * R2 / (2 * k_i) + 1e-12 * F_star)
+    assert np.all(h_f[1:] - F_star <= 2 * L * R2 / (k_f + 1) ** 2 + 1e-12 * F_star)
+    # the faster-looking (wrong) rates 1/k^2 for ISTA and 1/k^3 for FISTA do not hold here
+    assert np.any(h_i[1:] - F_star > L * R2 / (2 * k_i**2))
+    assert np.any(h_f[1:] - F_star > 2 * L * R2 / (k_f + 1) ** 3)
 
 
 def test_encode_matches_sklearn_lasso_cd_with_default_settings(patch_problem):

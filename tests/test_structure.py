@@ -232,3 +232,31 @@ def test_every_mutant_still_applies():
         assert text.count(mutant.old) == 1, f"{mutant.name}: {mutant.old!r} not once in {mutant.module}"
         assert mutant.formula in ids and mutant.module in TESTS
     assert all((ROOT / t).is_file() for tests in TESTS.values() for t in tests)
+
+
+@pytest.mark.parametrize("formula", CATALOGUE["formulas"], ids=lambda f: f["id"])
+def test_formula_names_its_code_and_tests(formula):
+    """formulas.yml names, for each ID, the library code that implements it (whose docstring
+    cites the ID) and the tests that check it, or says why no library function computes it;
+    the formula index links both (tools/formula_pages.py)."""
+    import ast
+    import importlib
+
+    fid = formula["id"]
+    assert ("code" in formula) != ("no_code" in formula), f"{fid}: give code (and tests) or no_code"
+    if "no_code" in formula:
+        assert formula["no_code"].strip()
+        return
+    assert formula["code"] and formula["tests"], f"{fid}: code without tests"
+    for name in formula["code"]:
+        module, *attributes = name.split(".")
+        obj = importlib.import_module(f"unsupervised.{module}")
+        for attribute in attributes:
+            obj = getattr(obj, attribute)
+        doc = obj.__doc__ or ""
+        assert re.search(rf"\b{fid}\b", doc), f"{fid}: the docstring of {name} does not cite {fid}"
+    for name in formula["tests"]:
+        file, test = name.split("::")
+        tree = ast.parse((ROOT / file).read_text(encoding="utf-8"))
+        assert any(isinstance(n, ast.FunctionDef) and n.name == test for n in tree.body), \
+            f"{fid}: no test {name}"

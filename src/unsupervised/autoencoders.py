@@ -49,9 +49,11 @@ __all__ = [
     "principal_angles",
 ]
 
-# rho_hat is clamped to [_CLAMP, 1 - _CLAMP] inside kl_sparsity, so log(rho_hat) and
-# log(1 - rho_hat) stay finite even when a unit is dead (always 0) or saturated (always 1).
-_CLAMP = 1e-6
+# Inside kl_sparsity, KL(rho* || rho_hat) is evaluated exactly on [_FLOOR, 1 - _FLOOR] and
+# continued outside by its tangent line there, so the penalty stays finite for a dead unit
+# (always 0) or a saturated one (always 1) AND keeps a non-zero gradient. (A plain clamp of
+# rho_hat would have gradient exactly 0 below the floor: no push at all on a dead unit.)
+_FLOOR = 1e-6
 
 _ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
@@ -293,7 +295,7 @@ def bernoulli_kl(rho_star, rho_hat: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     rho_star : float in (0, 1), the target activation
-    rho_hat : tensor with values in the open interval (0, 1) (no clamping here; see
+    rho_hat : tensor with values in the open interval (0, 1) (no floor here; see
         ``kl_sparsity``)
 
     Returns
@@ -316,20 +318,26 @@ def _bernoulli_kl(r, q):
     return kl.clamp_min(0.0)
 
 
-def kl_sparsity(z: torch.Tensor, rho_star, clamp: float = _CLAMP) -> torch.Tensor:
+def kl_sparsity(z: torch.Tensor, rho_star, floor: float = _FLOOR) -> torch.Tensor:
     """The sparsity penalty rho(Z) = sum_j KL(rho* || rho_hat_j) of a batch of codes (AE6).
 
     rho_hat_j is the mean activation of unit j over the batch (AE4), so the penalty is a
     function of the whole batch Z, not of one sample: changing any z^(m) changes it for
-    every n. rho_hat is clamped to [clamp, 1 - clamp] before the logarithms, so the
-    penalty stays finite for units that are always off (or always on); inside that range
-    it is exact.
+    every n.
+
+    Exact for rho_hat_j in [floor, 1 - floor]. Outside that range (a unit that is almost
+    always off, or always on) KL(rho* || .) is continued by its tangent line at the nearest
+    end c of the range, KL(rho* || c) + KL'(c) (rho_hat_j - c) with
+    KL'(c) = (c - rho*) / (c (1 - c)): the value stays finite (log 0 is never taken) and the
+    derivative with respect to rho_hat_j is KL'(c), not 0. The continued function is still
+    convex and continuously differentiable. A plain clamp of rho_hat would have zero
+    gradient below the floor, so the penalty could not push a dead unit back at all.
 
     Parameters
     ----------
     z : tensor of shape (N, p) with values in [0, 1] (sigmoid activations)
     rho_star : float in the open interval (0, 1)
-    clamp : float in (0, 1/2)
+    floor : float in (0, 1/2), with floor < min(rho_star, 1 - rho_star)
 
     Returns
     -------
@@ -340,15 +348,22 @@ def kl_sparsity(z: torch.Tensor, rho_star, clamp: float = _CLAMP) -> torch.Tenso
     if ((z < 0) | (z > 1)).any():
         raise ValueError("z must hold activations in [0, 1] (e.g. sigmoid outputs): rho_hat_j "
                          "is read as the probability that unit j is active")
-    if not (isinstance(clamp, (int, float)) and 0 < clamp < 0.5):
-        raise ValueError(f"clamp must be a number in (0, 1/2); got {clamp!r}")
-    return _kl_sparsity(z, r, clamp)
+    if (isinstance(floor, bool) or not isinstance(floor, (int, float))
+            or not 0 < floor < min(r, 1 - r)):
+        raise ValueError(f"floor must be a number in (0, min(rho_star, 1 - rho_star)); "
+                         f"got {floor!r}")
+    return _kl_sparsity(z, r, float(floor))
 
 
-def _kl_sparsity(z, r, clamp=_CLAMP):
+def _kl_sparsity(z, r, floor=_FLOOR):
     # The unchecked form used inside training loops (r already validated).
-    rho_hat = z.mean(dim=0).clamp(clamp, 1 - clamp)
-    return _bernoulli_kl(r, rho_hat).sum()
+    mean = z.mean(dim=0)
+    rho_hat = mean.clamp(floor, 1 - floor)          # the mean itself inside the exact range
+    # The tangent continuation KL'(c) (mean - c) at the nearest end c of the range. Inside
+    # the range mean - rho_hat == 0 exactly, so value and gradient are those of KL itself;
+    # outside, the clamp's gradient is 0 and the gradient is the tangent's slope KL'(c).
+    tangent = (rho_hat - r) / (rho_hat * (1 - rho_hat)) * (mean - rho_hat)
+    return _bernoulli_kl(r, rho_hat).sum() + tangent.sum()
 
 
 def sparse_loss(eta: float, rho_star: float, lam: float = 0.0) -> Callable:

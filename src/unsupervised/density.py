@@ -5,6 +5,7 @@ Formula IDs (see the book's formula index):
 
 - DE1  log p(D | theta) = sum_n log p(x^(n) | theta)
 - DE2  theta_ML = argmax_theta sum_n log p(x^(n) | theta)
+- DE3  P = integral over R of p(x) dx (``ParzenWindow.box_probability``: R a box, p the estimate)
 - DE4  P_K = C(N, K) P^K (1 - P)^(N - K)   (the source prints the exponent 1 - K)
 - DE6  p(x) ~= K / (N V) for a small region of volume V
 - DE7  hypercube kernel phi(u) = 1 if |u_i| < 1/2 for all i, else 0
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from scipy.linalg import solve_triangular
 from scipy.spatial import cKDTree
-from scipy.special import gammaln, xlog1py, xlogy
+from scipy.special import gammaln, ndtr, xlog1py, xlogy
 from sklearn.exceptions import NotFittedError
 
 from ._validation import check_int as _check_int, check_positive as _check_positive
@@ -378,6 +379,66 @@ class ParzenWindow(_DensityEstimator):
         radius = np.nextafter(self.h / 2.0, 0.0)
         counts = self.tree_.query_ball_point(Q, r=radius, p=np.inf, return_length=True)
         return np.asarray(counts, dtype=np.int64)
+
+    def box_probability(self, lower, upper):
+        """DE3 for the estimate: P = integral over the box R = [lower, upper] of p(x) dx.
+
+        Both kernels give a closed form, because the estimate is the average of N kernels
+        centred at the training points x^(n) and each kernel is a product over coordinates:
+
+        - hypercube: P = (1/N) sum_n prod_i max(0, min(u_i, x^(n)_i + h/2)
+          - max(l_i, x^(n)_i - h/2)) / h  (the overlap of R with each cube, over h^d);
+        - gaussian: P = (1/N) sum_n prod_i (Phi((u_i - x^(n)_i) / h) - Phi((l_i - x^(n)_i) / h)),
+          Phi the standard normal CDF (evaluated in the tail where it is more accurate).
+
+        Whether a face of R belongs to R does not matter (it has volume 0).
+
+        Parameters
+        ----------
+        lower, upper : array of shape (d,) or (M, d)
+            Corners of one box or of M boxes, lower <= upper componentwise; -inf and +inf
+            are allowed (half-infinite or infinite sides), NaN is not.
+
+        Returns
+        -------
+        P : float for boxes of shape (d,), array of shape (M,) for (M, d)
+        """
+        _check_fitted(self, "X_")
+        d = self.n_features_in_
+        lo = self._check_corner(lower, "lower", d)
+        hi = self._check_corner(upper, "upper", d)
+        if lo.shape != hi.shape:
+            raise ValueError(f"lower and upper must have the same shape; got {lo.shape} and {hi.shape}")
+        if np.any(lo > hi):
+            raise ValueError("lower must be <= upper in every coordinate")
+        single = lo.ndim == 1
+        lo, hi = np.atleast_2d(lo), np.atleast_2d(hi)
+        X, h = self.X_, self.h
+        out = np.empty(lo.shape[0])
+        with np.errstate(invalid="ignore"):  # inf - inf cannot occur: x^(n) is finite
+            for m in range(lo.shape[0]):
+                if self.kernel == "hypercube":
+                    left = np.maximum(lo[m], X - h / 2.0)
+                    right = np.minimum(hi[m], X + h / 2.0)
+                    factors = np.clip(right - left, 0.0, None) / h  # (N, d)
+                else:
+                    a, b = (lo[m] - X) / h, (hi[m] - X) / h  # (N, d), a <= b
+                    upper_tail = a > 0  # both in the upper tail: 1 - Phi is the accurate side
+                    factors = np.where(upper_tail, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
+                out[m] = np.prod(factors, axis=1).mean()
+        return float(out[0]) if single else out
+
+    @staticmethod
+    def _check_corner(corner, name, d):
+        try:
+            c = np.asarray(corner, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} must be a numeric array of shape ({d},) or (M, {d})") from err
+        if c.ndim not in (1, 2) or c.shape[-1] != d or c.size == 0:
+            raise ValueError(f"{name} must have shape ({d},) or (M, {d}); got shape {c.shape}")
+        if np.any(np.isnan(c)):
+            raise ValueError(f"{name} must not contain NaN")
+        return c
 
     def log_density(self, Q):
         """log p(x) at each query point, shape (M,) for Q of shape (M, d); -inf where p = 0."""

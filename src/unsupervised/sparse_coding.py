@@ -274,7 +274,8 @@ def _per_sample_objective(X, A, Z, eta, penalty):
 
 def lipschitz_constant(A):
     """L = 2 ||A||_2^2 = 2 lambda_max(A^T A): the Lipschitz constant of the gradient
-    2 A^T (A z - x) of ||x - A z||^2. The proximal-gradient step size is 1 / L."""
+    2 A^T (A z - x) of ||x - A z||^2 (the smallest one: it is attained along the top
+    eigenvector of A^T A). The proximal-gradient step size for SC6 is 1 / L."""
     A = _check_matrix(A, "A")
     return 2.0 * float(np.linalg.norm(A, 2)) ** 2
 

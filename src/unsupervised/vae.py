@@ -175,7 +175,7 @@ class InferenceNetwork(nn.Module):
 
     It outputs the parameters of q(z | x, phi) = N(z | mu_I, sigma_I^2 I) (VA5). sigma_I is a
     standard deviation; softplus makes it positive (in float32 it underflows to 0 only for
-    pre-activations below about -100).
+    pre-activations below about -104).
 
     Parameters
     ----------
@@ -358,7 +358,10 @@ class VAE(nn.Module):
           (1/M) sum_m log p(x | z^(m), theta) - KL(q(z | x, phi) || N(0, I)), KL by VA17;
         - ``analytic_kl=False`` (VA3): (1/M) sum_m log [p(x, z^(m)) / q(z^(m) | x)].
 
-        Both are unbiased estimates of the ELBO (VA12); the first has lower variance.
+        Both are unbiased estimates of the ELBO (VA12). The first often has the lower
+        variance, but not always: writing A = log p(x | z) and B = log q(z | x) - log p(z), it
+        is lower exactly when var(B) > 2 cov(A, B); at q = the posterior the second form's
+        integrand A - B is the constant log p(x) and has no variance at all.
         The training loss is ``-elbo(x).mean()``.
 
         Parameters
@@ -402,8 +405,9 @@ class VAE(nn.Module):
 
         L_k(x) = log (1/k) sum_{j=1}^k p(x, z_j) / q(z_j | x),  z_j ~ q(z | x, phi).
 
-        E[L_k] is a lower bound of log p(x) that does not decrease with k, equals the ELBO for
-        k = 1 and tends to log p(x) as k -> infinity. The k samples are drawn in chunks of
+        E[L_k] is a lower bound of log p(x) that does not decrease with k and equals the ELBO
+        for k = 1; if the weights p(x, z) / q(z | x) are bounded it tends to log p(x) as
+        k -> infinity (Burda et al. 2016, Theorem 1). The k samples are drawn in chunks of
         ``chunk_size`` (default: as many as keep one chunk's activations, chunk x N x width,
         below 2^24 numbers) and combined with log-sum-exp; for a given generator state the
         draws, and so the result, depend on the chunking. No gradients are recorded.
