@@ -421,3 +421,26 @@ def test_optimal_scale_and_sklearn_alpha_checkers(capsys):
     assert not ok and "d" in out
     ok, out = run(ex.check_sklearn_alpha, lambda e: ..., capsys)
     assert not ok
+
+
+def test_ista_and_fista_take_the_step_one_over_l():
+    """The solvers' first iterates are the textbook proximal-gradient steps with step 1 / L,
+    L = 2 lambda_max(A^T A) from scipy's eigh (a step 1.25 / L or 1 / (2L) gives other
+    iterates; the Beck-Teboulle bounds are too loose to tell)."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(11)
+    A, X, eta = rng.normal(size=(12, 20)), rng.normal(size=(6, 12)), 0.4
+    L = 2 * scipy.linalg.eigh(A.T @ A, eigvals_only=True)[-1]
+    step = lambda Z: soft_threshold(Z - 2 * (Z @ A.T - X) @ A / L, eta / L)
+    Z_ista = Z_fista = Y = np.zeros((6, 20))
+    t = 1.0
+    for _ in range(5):
+        Z_ista = step(Z_ista)
+        Z_next, t_next = step(Y), (1 + np.sqrt(1 + 4 * t * t)) / 2
+        Y, Z_fista, t = Z_next + (t - 1) / t_next * (Z_next - Z_fista), Z_next, t_next
+    # Tolerance: the library's L (an SVD) and eigh's agree to ~1e-15; five steps keep that small.
+    np.testing.assert_allclose(encode(X, A, eta, method="ista", max_iter=5, tol=0), Z_ista,
+                               rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(encode(X, A, eta, method="fista", max_iter=5, tol=0), Z_fista,
+                               rtol=1e-10, atol=1e-13)

@@ -77,7 +77,7 @@ def links(names: list[str], locate, root: Path) -> str:
         path, line = locate(name, root)
         label = name.split("::")[-1]
         out.append(f"[`{label}`]({blob}{path.relative_to(root).as_posix()}#L{line})")
-    return "<br>".join(out)
+    return "、".join(out)
 
 
 def chapter_written(chapter: str, root: Path = ROOT) -> bool:
@@ -89,7 +89,7 @@ def formula_index(cat: dict, root: Path = ROOT) -> str:
     out = [HEADER, "# 公式索引\n",
            "原书本章的每一个公式都有一个固定编号。下表给出本书采用的（已更正的）形式、"
            "推导它的方程（点击跳到推导处）、数值验证它的代码单元（标签 `verify:<编号>`），"
-           "以及实现它的库函数和检查这些函数的测试（链接到仓库中的源代码行）。"
+           "表后列出实现它的库函数和检查这些函数的测试（链接到仓库中的源代码行）。"
            "标 ✎ 的编号在原书中有误，见{doc}`errata`。\n"]
     for chapter, name in cat["chapters"].items():
         rows = [f for f in cat["formulas"] if f["chapter"] == chapter]
@@ -99,20 +99,25 @@ def formula_index(cat: dict, root: Path = ROOT) -> str:
             out.append(f"章节：{{doc}}`../notebooks/{chapter}`\n")
         else:
             out.append("本章尚未写成；编号先列在这里，推导与验证随章节加入。\n")
-        out += ["```{list-table}", ":header-rows: 1", ":widths: 8 14 34 8 8 14 14", "",
-                "* - 编号", "  - 名称", "  - 公式", "  - 推导", "  - 验证", "  - 代码", "  - 测试"]
+        out += ["```{list-table}", ":header-rows: 1", ":widths: 10 20 50 10 10", "",
+                "* - 编号", "  - 名称", "  - 公式", "  - 推导", "  - 验证"]
+        code_lines = []
         for f in rows:
             fid, low = f["id"], f["id"].lower()
             mark = " ✎" if fid in errata_ids else ""
             derive = f"{{eq}}`eq-{low}`" if written else "—"
             verify = f"{{ref}}`{fid} <verify-{low}>`" if written else "—"
-            code = links(f.get("code", []), code_location, root)
-            tests = links(f.get("tests", []), test_location, root)
-            if f.get("no_code"):
-                code = f"—（{f['no_code']}）"
             out += [f"* - {fid}{mark}", f"  - {f['title']}", f"  - ${f['latex']}$",
-                    f"  - {derive}", f"  - {verify}", f"  - {code}", f"  - {tests}"]
+                    f"  - {derive}", f"  - {verify}"]
+            if f.get("no_code"):
+                code_lines.append(f"- **{fid}**：无库函数（{f['no_code']}）")
+            else:
+                code_lines.append(f"- **{fid}**：代码 {links(f.get('code', []), code_location, root)}；"
+                                  f"测试 {links(f.get('tests', []), test_location, root)}")
         out.append("```\n")
+        if written:
+            out += ["实现每个公式的库函数与检查它们的测试（链接到仓库中的源代码行）：\n",
+                    *code_lines, ""]
     return "\n".join(out)
 
 

@@ -366,7 +366,7 @@ def _proximal_gradient(X, A, eta, penalty, accelerate, max_iter, tol, init):
     the gradient of ||x - A z||^2 is 2 (G z - b). Step 1 / L with L = 2 lambda_max(G)."""
     G = A.T @ A
     B = X @ A
-    L = 2.0 * float(np.linalg.eigvalsh(G)[-1]) if G.size else 0.0
+    L = lipschitz_constant(A) if G.size else 0.0
     Z = np.zeros((X.shape[0], A.shape[1])) if init is None else init.copy()
     if L == 0.0 or X.shape[0] == 0:
         return Z, [objective(X, A, Z, eta, penalty)]
