@@ -423,3 +423,19 @@ def test_check_conv_transpose_size(capsys):
 def test_module_exports():
     for name in gan.__all__:
         assert hasattr(gan, name)
+
+
+def test_discriminator_returns_the_logit_not_the_probability():
+    """GA1: D = sigmoid(a); the network returns a itself. With the last layer's weights 0 and
+    its bias 5, a = 5 for every x (a probability would be sigmoid(5) = 0.9933), and the
+    losses' softplus forms then give -log D = softplus(-5) by hand."""
+    D = Discriminator(data_dim=3, seed=0)
+    last = [m for m in D.net if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(5.0)
+    logits = D(torch.randn(8, 3, dtype=last.weight.dtype))
+    torch.testing.assert_close(logits, torch.full((8,), 5.0, dtype=logits.dtype), rtol=0, atol=0)
+    by_hand = math.log1p(math.exp(-5.0))                      # -log sigmoid(5)
+    torch.testing.assert_close(generator_loss(logits, kind="non_saturating").item(), by_hand,
+                               rtol=1e-6, atol=0)

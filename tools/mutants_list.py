@@ -136,6 +136,9 @@ MUTANTS = [
     Mutant("VA16", "divergences.py", "kl = 0.5 * (trace + quad - k + log_det2 - log_det1)",
            "kl = 0.5 * (trace + quad - k + log_det1 - log_det2)", "Gaussian KL: log-determinants swapped"),
     # --- GAN ----------------------------------------------------------------------------
+    Mutant("GA1", "gan.py", "return self.net(x.reshape(-1, self.data_dim * self.packing)).squeeze(-1)",
+           "return torch.sigmoid(self.net(x.reshape(-1, self.data_dim * self.packing)).squeeze(-1))",
+           "discriminator returns D = sigmoid(a) where the logit a is meant"),
     Mutant("GA2", "gan.py", "return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()",
            "return F.softplus(d_real).mean() + F.softplus(d_fake).mean()",
            "discriminator loss: real samples labelled 0"),
