@@ -27,7 +27,7 @@ def _machine(m: dict) -> str:
 def _density(data: dict) -> list[str]:
     rows = data["rows"]
     out = ["### 核密度估计（`unsupervised.density`）\n",
-           "`gaussian_kde_log_pdf` 对比 `sklearn.neighbors.KernelDensity`（同一带宽、同一数据，"
+           "`ParzenWindow(kernel=\"gaussian\").log_density` 对比 `sklearn.neighbors.KernelDensity`（同一带宽、同一数据，"
            "误差相对于用显式差值 $\\bx-\\bx^{(n)}$ 与 `scipy.special.logsumexp` 算出的 float64 参考值）：\n",
            "| $d$ | $N\\times M$ | 本库 [s] | scikit-learn [s] | 倍数 | 本库最大误差 | scikit-learn 最大误差 |",
            "|---|---|---|---|---|---|---|"]
