@@ -205,6 +205,26 @@ def test_kl_sparsity_is_a_function_of_the_batch():
     torch.testing.assert_close(average_activation(z), torch.tensor([0.3, 0.2], dtype=DT))
 
 
+def test_average_activation_is_the_column_mean():
+    # Hand values: columns (0.2, 0.4, 0.9) and (0.1, 0.3, 0.0) -> 0.5 and 0.1 (exact up to
+    # float64 rounding of the decimal inputs).
+    z = torch.tensor([[0.2, 0.1], [0.4, 0.3], [0.9, 0.0]], dtype=DT)
+    torch.testing.assert_close(average_activation(z), torch.tensor([0.5, 0.4 / 3], dtype=DT),
+                               rtol=1e-15, atol=1e-16)
+    # A random batch against NumPy's column mean (float64, ~1e-16 relative).
+    Z = np.random.default_rng(4).uniform(size=(37, 5))
+    np.testing.assert_allclose(average_activation(torch.tensor(Z)).numpy(), Z.sum(axis=0) / 37,
+                               rtol=1e-14)
+    # kl_sparsity uses this rho_hat: its value is the Bernoulli KL of the column means.
+    rho = 0.2
+    reference = sum(rho * math.log(rho / q) + (1 - rho) * math.log((1 - rho) / (1 - q))
+                    for q in Z.mean(axis=0))
+    assert kl_sparsity(torch.tensor(Z), rho).item() == pytest.approx(reference, rel=1e-12)
+    for bad in (torch.ones(3), np.ones((2, 2)), torch.full((2, 2), float("nan"))):
+        with pytest.raises(ValueError, match="z"):
+            average_activation(bad)
+
+
 def test_kl_sparsity_stays_finite_for_dead_and_saturated_units():
     z = torch.zeros(4, 3, dtype=DT, requires_grad=True)
     with torch.no_grad():
@@ -308,11 +328,22 @@ def test_sparse_loss_pieces_add_up():
     model = Autoencoder([6, 8], seed=2, dtype=DT)
     x = torch.rand(10, 6, dtype=DT, generator=torch.Generator().manual_seed(0))
     eta, rho, lam = 0.7, 0.05, 1e-3
-    z = model.encode(x)
-    hand = (((x - model.decode(z)) ** 2).sum(1).mean()
-            + eta * kl_sparsity(z, rho)
-            + lam * (model.encoder[0].weight.pow(2).sum() + model.decoder[0].weight.pow(2).sum()))
-    torch.testing.assert_close(sparse_loss(eta, rho, lam)(model, x), hand, rtol=1e-14, atol=0)
+    with torch.no_grad():
+        # An independent reference: the layers written out by hand, the KL of the Bernoulli
+        # distributions from torch.distributions on the column means, weight decay by hand.
+        W1, b1 = model.encoder[0].weight, model.encoder[0].bias
+        W2, b2 = model.decoder[0].weight, model.decoder[0].bias
+        z = torch.sigmoid(x @ W1.T + b1)
+        x_hat = torch.sigmoid(z @ W2.T + b2)
+        Bern = torch.distributions.Bernoulli
+        rho_hat = z.sum(dim=0) / len(z)
+        kl = torch.distributions.kl_divergence(Bern(probs=torch.full_like(rho_hat, rho)),
+                                               Bern(probs=rho_hat)).sum()
+        hand = (((x - x_hat) ** 2).sum(1).mean() + eta * kl
+                + lam * (W1.pow(2).sum() + W2.pow(2).sum()))
+        # Tolerance: float64, the same sums in another order (and torch.distributions' own
+        # KL formula): ~1e-15 relative.
+        torch.testing.assert_close(sparse_loss(eta, rho, lam)(model, x), hand, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="eta"):
         sparse_loss(-1.0, rho)
 
@@ -338,6 +369,38 @@ def test_mask_noise_edge_cases_and_reproducibility():
     a = mask_noise(x, 0.4, generator=torch.Generator().manual_seed(7))
     b = mask_noise(x, 0.4, generator=torch.Generator().manual_seed(7))
     assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_denoising_loss_reconstructs_the_clean_input_from_the_masked_one(exact):
+    # denoising_loss(mu)(model, x, generator) must be mean_n ||x - g(f(m * x))||^2: the mask
+    # m drawn from `generator` (redrawn here from a generator in the same state), the
+    # corrupted m * x fed to the model, the CLEAN x as the target.
+    mu = 0.4
+    x = torch.rand(30, 8, dtype=DT, generator=torch.Generator().manual_seed(3)) + 0.5
+    model = Autoencoder([8, 5], output_activation="identity", seed=1, dtype=DT)
+    loss = denoising_loss(mu, exact=exact)(model, x, torch.Generator().manual_seed(11))
+    keep = mask_noise(x, mu, generator=torch.Generator().manual_seed(11), exact=exact,
+                      return_mask=True)[1]
+    with torch.no_grad():
+        x_tilde = torch.where(keep, x, torch.zeros_like(x))          # m * x, written out
+        W1, b1 = model.encoder[0].weight, model.encoder[0].bias
+        W2, b2 = model.decoder[0].weight, model.decoder[0].bias
+        out = torch.sigmoid(x_tilde @ W1.T + b1) @ W2.T + b2        # g(f(x_tilde)) by hand
+        expected = ((x - out) ** 2).sum(dim=1).mean()
+        wrong_target = ((x_tilde - out) ** 2).sum(dim=1).mean()     # reconstructs x_tilde
+        out_clean = torch.sigmoid(x @ W1.T + b1) @ W2.T + b2
+        no_mask = ((x - out_clean) ** 2).sum(dim=1).mean()          # a plain autoencoder
+    assert 0 < (~keep).sum() < keep.numel()                         # some entries masked
+    # Tolerance: float64, the same arithmetic in another order: ~1e-15 relative.
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-12, atol=0)
+    # The two wrong readings differ from it by far more than the tolerance.
+    assert abs(wrong_target - expected) > 1e-3 * expected
+    assert abs(no_mask - expected) > 1e-3 * expected
+    # A fresh mask for every call: the generator's state advances.
+    g = torch.Generator().manual_seed(11)
+    first, second = (denoising_loss(mu, exact=exact)(model, x, g) for _ in range(2))
+    assert first.item() == loss.item() and second.item() != first.item()
 
 
 @pytest.mark.parametrize("mu", [-0.1, 1.2, float("nan"), None])

@@ -86,6 +86,10 @@ MUTANTS = [
            "tangent = 0.0 * (mean - rho_hat)", "the floor's tangent continuation dropped (a plain clamp)"),
     Mutant("AE7", "autoencoders.py", "keep = u >= mu", "keep = u >= 1 - mu",
            "masking noise drops 1 - mu instead of mu"),
+    Mutant("AE7", "autoencoders.py",
+           "return _reconstruction_loss(x, model(_mask(x, mu, generator, exact)[0]))",
+           "return (lambda xt: _reconstruction_loss(xt, model(xt)))(_mask(x, mu, generator, exact)[0])",
+           "denoising loss reconstructs the corrupted input, not the clean one"),
     # --- density estimation -------------------------------------------------------------
     Mutant("DE1", "density.py", "return -0.5 * (d * np.log(2.0 * np.pi) + log_det + np.sum(z * z, axis=0))",
            "return -0.5 * (d * np.log(2.0 * np.pi) + 0.5 * log_det + np.sum(z * z, axis=0))",
