@@ -70,15 +70,20 @@ def test_gaussian_log_likelihood_matches_scipy(d):
 
 
 def test_sum_of_log_likelihoods_is_log_of_product_and_survives_underflow():
-    # DE1: on small data the sum of logs equals the log of the product; on large data the
-    # product underflows to 0 while the sum stays finite.
+    # DE1: on small data the sum of the library's log densities equals the log of the product
+    # of densities computed independently (SciPy); on large data that product underflows to 0
+    # while the sum stays finite and equals SciPy's sum of log densities.
     rng = np.random.default_rng(0)
+    mean, cov = np.array([0.5, -1.0]), np.array([[1.5, 0.4], [0.4, 0.8]])
+    ref = stats.multivariate_normal(mean, cov)
     X = rng.standard_normal((5, 2))
-    ll = gaussian_log_likelihood(X, np.zeros(2), np.eye(2))
-    assert np.isclose(ll.sum(), np.log(np.prod(np.exp(ll))), rtol=1e-12)
+    ll = gaussian_log_likelihood(X, mean, cov)
+    # 5 densities of relative rounding ~1e-16 each: the two sides agree to ~1e-15 relative.
+    assert ll.sum() == pytest.approx(np.log(np.prod(ref.pdf(X))), rel=1e-12)
     X = rng.standard_normal((2000, 2))
-    ll = gaussian_log_likelihood(X, np.zeros(2), np.eye(2))
-    assert np.prod(np.exp(ll)) == 0.0 and np.isfinite(ll.sum())
+    ll = gaussian_log_likelihood(X, mean, cov)
+    assert np.prod(ref.pdf(X)) == 0.0 and np.isfinite(ll.sum())
+    assert ll.sum() == pytest.approx(ref.logpdf(X).sum(), rel=1e-12)
 
 
 def test_gaussian_mle_equals_sample_mean_and_biased_covariance():
@@ -166,9 +171,13 @@ def test_binomial_pmf_scalar_and_hand_value():
 
 
 def test_printed_binomial_formula_is_not_a_pmf():
-    # DE4 as printed, exponent 1 - K: sums to about 2.9 for n = 4, p = 0.3.
-    total = binomial_pmf_as_printed(np.arange(5), 4, 0.3).sum()
-    assert abs(total - 1.0) > 0.5
+    # DE4 as printed, exponent 1 - K: by the binomial theorem its sum over K = 0..n is
+    # (1 - p)^(1 - n), which exceeds 1 for n >= 2 and 0 < p < 1; it is 1 for n = 1 or p = 0.
+    for n, p in [(4, 0.3), (2, 0.5), (10, 0.05), (50, 0.6)]:
+        total = binomial_pmf_as_printed(np.arange(n + 1), n, p).sum()
+        assert total == pytest.approx((1 - p) ** (1 - n), rel=1e-12) and total > 1
+    assert binomial_pmf_as_printed(np.arange(2), 1, 0.3).sum() == pytest.approx(1.0, rel=1e-14)
+    assert binomial_pmf_as_printed(np.arange(8), 7, 0.0).sum() == pytest.approx(1.0, rel=1e-14)
 
 
 # --------------------------------------------------------------------------- DE7
@@ -268,9 +277,11 @@ def test_gaussian_parzen_is_exact_against_explicit_differences(d, shift):
 
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_gaussian_parzen_matches_sklearn_kernel_density(d):
-    # sklearn's tree algorithm prunes far nodes even with its default rtol = 0 (in d = 10 with
-    # N = 2000 we saw log-density errors > 10 for far queries). With leaf_size >= N the tree is a
-    # single leaf and every kernel term is evaluated, so only rounding differs: atol 1e-9.
+    # sklearn's tree algorithm is not exact far from the data even with its default
+    # atol = rtol = 0: with scikit-learn 1.9.1, d = 10, N = 2000 standard normal points, h = 0.5
+    # and 500 queries 3 * standard normal (seeds as in chapter 03, "这些数字能信到第几位"), the
+    # largest log-density error was ~1e2. With leaf_size >= N the tree is a single leaf and
+    # every kernel term is evaluated, so only rounding differs: atol 1e-9.
     rng = np.random.default_rng(30 + d)
     X, Q = rng.standard_normal((200, d)), rng.standard_normal((50, d)) * 2
     for h in (0.2, 0.7):

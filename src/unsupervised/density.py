@@ -10,7 +10,7 @@ Formula IDs (see the book's formula index):
 - DE6  p(x) ~= K / (N V) for a small region of volume V
 - DE7  hypercube kernel phi(u) = 1 if |u_i| < 1/2 for all i, else 0
 - DE8  K = sum_n phi((x^(n) - x) / h)
-- DE9  p(x) = K / (N h^d)
+- DE9  p_hat(x) = K / (N h^d), an estimate of p(x) (the source writes p(x) =)
 - DE10 kNN: choose V so that the region holds k samples, p(x) = k / (N V)
 
 Conventions: a data matrix ``X`` has shape (N, d), one sample per row; query points
@@ -326,7 +326,7 @@ class HistogramDensity(_DensityEstimator):
 class ParzenWindow(_DensityEstimator):
     """Parzen window (kernel density) estimate with a hypercube or a Gaussian kernel.
 
-    ``kernel="hypercube"`` (DE7, DE8, DE9): p(x) = K / (N h^d), where
+    ``kernel="hypercube"`` (DE7, DE8, DE9): p_hat(x) = K / (N h^d), where
     K = sum_n phi((x^(n) - x) / h) is the number of training points with
     |x^(n)_i - x_i| < h/2 for every i (strict inequality), and h is the side of the cube.
     The count uses a k-d tree (scipy.spatial.cKDTree) in the max-norm.
