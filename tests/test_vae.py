@@ -147,6 +147,66 @@ def test_em_step_raises_the_log_likelihood_and_is_a_stationary_point_of_the_elbo
     assert np.all(np.diff(values) > 0), values
 
 
+def test_em_step_with_a_given_q_is_the_m_step_of_variational_em():
+    # With q_n given (here the best diagonal Gaussian, not the posterior), em_step must still
+    # return the maximiser of sum_n ELBO(q_n | theta): the autograd gradient of the library's
+    # closed-form ELBO (a different expression from em_step's normal equations) vanishes there,
+    # and the ELBO does not go down. With q_n = the posterior it is the exact EM step.
+    rng = np.random.default_rng(14)
+    true = random_linear_gaussian(rng, 5, 2)
+    X, _ = true.sample(300, generator=gen(3))
+    model = random_linear_gaussian(rng, 5, 2)
+    post = model.posterior(X)
+    S_diag = torch.diag(1.0 / torch.linalg.inv(post.covariance_matrix[0]).diagonal())
+    for m, S in ((post.mean, S_diag), (post.mean[0], S_diag.expand(300, -1, -1)),
+                 (post.mean, post.covariance_matrix)):
+        new = model.em_step(X, m, S)
+        W = new.W.clone().requires_grad_()
+        b = new.b.clone().requires_grad_()
+        s2 = new.sigma2.clone().requires_grad_()
+        LinearGaussian(W, b, s2).elbo(X, m, S).sum().backward()
+        # Sums over 300 points of size ~1e3: float64 rounding ~1e-12.
+        assert max(W.grad.abs().max(), b.grad.abs().max(), s2.grad.abs()) < 1e-8
+        assert float(new.elbo(X, m, S).sum()) >= float(model.elbo(X, m, S).sum()) - 1e-9
+    exact = model.em_step(X)
+    for a, c in ((new.W, exact.W), (new.b, exact.b), (new.sigma2, exact.sigma2)):
+        torch.testing.assert_close(a, c, rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="q_cov"):
+        model.em_step(X, post.mean)
+    with pytest.raises(ValueError, match="q_mean"):
+        model.em_step(X, np.zeros(3), S_diag)
+
+
+def test_variational_em_can_lower_the_log_likelihood_while_raising_the_elbo():
+    # Start at a maximum-likelihood solution whose W^T W is not diagonal (a rotation of the
+    # closed-form solution): exact EM stays there, but EM with the best diagonal q (variances
+    # 1 / Lambda_jj) moves away and log p falls by nats, while its ELBO never decreases.
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.standard_normal((5, 2)))
+    X, _ = LinearGaussian(Q * [2.0, 1.2], rng.standard_normal(5), 0.2).sample(500, generator=gen(40))
+    Xn = X.numpy()
+    lam, U = np.linalg.eigh(np.cov(Xn.T, bias=True))
+    lam, U = lam[::-1], U[:, ::-1]
+    s2 = lam[2:].mean()
+    th = np.pi / 5
+    R = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    start = LinearGaussian(U[:, :2] * np.sqrt(lam[:2] - s2) @ R, Xn.mean(0), s2)
+    lp0 = float(start.log_marginal(X).sum())
+    exact, vem, lps, elbos = start, start, [], []
+    for _ in range(10):
+        exact = exact.em_step(X)
+        post = vem.posterior(X)
+        S = torch.diag(1.0 / torch.linalg.inv(post.covariance_matrix[0]).diagonal())
+        elbos.append(float(vem.elbo(X, post.mean, S).sum()))
+        vem = vem.em_step(X, post.mean, S)
+        elbos.append(float(vem.elbo(X, post.mean, S).sum()))
+        lps.append(float(vem.log_marginal(X).sum()))
+    # log p sums ~3e3 in float64: rounding ~1e-12; the fall is several nats.
+    assert abs(float(exact.log_marginal(X).sum()) - lp0) < 1e-8
+    assert np.all(np.diff(elbos) >= -1e-8)
+    assert lps[-1] < lp0 - 5 and max(lp0 - lps[0], -np.diff(lps).max()) > 1
+
+
 def test_linear_gaussian_ancestral_sampling_has_the_marginal_mean_and_covariance():
     rng = np.random.default_rng(5)
     model = random_linear_gaussian(rng, 3, 2)

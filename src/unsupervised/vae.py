@@ -663,23 +663,34 @@ class LinearGaussian:
             x = z @ self.W.T + self.b + torch.sqrt(self.sigma2) * e
         return x, z
 
-    def em_step(self, X):
+    def em_step(self, X, q_mean=None, q_cov=None):
         """One EM iteration on data X (N, d); returns a new ``LinearGaussian``.
 
-        E-step: q_n = p(z | x^(n), theta_old) (the KL term of VA2 becomes 0).
+        E-step: q_n = p(z | x^(n), theta_old) (the KL term of VA2 becomes 0). Passing
+        ``q_mean`` ((k,) or (N, k)) and ``q_cov`` ((k, k) or (N, k, k)) replaces this exact E-step
+        by the given Gaussians q_n = N(q_mean_n, q_cov_n) (variational EM: only the ELBO is then
+        guaranteed not to decrease, not log p(x | theta)); give both or neither.
         M-step: theta_new = argmax_theta sum_n ELBO(q_n, x^(n) | theta) with the q_n fixed, in
         closed form: with z~ = [z; 1] and W~ = [W b], W~ = (sum_n x_n E[z~_n]^T)(sum_n E[z~_n z~_n^T])^-1
         and sigma2 = (1 / (N d)) sum_n E||x_n - W~ z~_n||^2.
         """
+        if (q_mean is None) != (q_cov is None):
+            raise ValueError("give both q_mean and q_cov (a variational E-step) or neither "
+                             f"(the exact E-step); got q_mean={'None' if q_mean is None else 'given'},"
+                             f" q_cov={'None' if q_cov is None else 'given'}")
         with torch.no_grad():
             X = self._x(X)
             N, d = X.shape
             k = self.n_latent
-            post = self.posterior(X)
-            m, S = post.mean, post.covariance_matrix[0]
+            if q_mean is None:
+                post = self.posterior(X)
+                m, S_sum = post.mean, N * post.covariance_matrix[0]
+            else:
+                m, S_n, _ = self._q(X, q_mean, q_cov)
+                m, S_sum = m.detach(), S_n.detach().sum(0)
             Ez = torch.cat([m, torch.ones(N, 1, dtype=torch.float64)], dim=1)       # (N, k+1)
             Ezz = Ez.T @ Ez
-            Ezz[:k, :k] += N * S
+            Ezz[:k, :k] += S_sum
             Wt = torch.linalg.solve(Ezz, Ez.T @ X).T                                # (d, k+1)
             resid = (X * X).sum() - 2.0 * (X * (Ez @ Wt.T)).sum() + torch.trace(Wt.T @ Wt @ Ezz)
             sigma2 = resid / (N * d)
