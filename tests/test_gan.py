@@ -138,12 +138,27 @@ def test_optimal_discriminator_maximises_the_value_pointwise():
     best = D[f.argmax(axis=0), 0]
     mask = (p_r[sub] + p_t[sub]) > 1e-8
     np.testing.assert_allclose(d_star[sub][mask], best[mask], atol=1e-4)
-    # and the value cannot be raised by any perturbation of D*
+    # and D* is a stationary point of V (V is concave in the logit, so it is the maximum):
+    # central differences of V along smooth perturbations of the logit of D* vanish, while
+    # they do not for a wrong discriminator. (Pointwise random noise on D would not do: its
+    # second-order drop lowers V for any D.)
     rng = np.random.default_rng(0)
-    v_star = value_function(p_r, p_t, d_star, DX)
-    for _ in range(20):
-        d = np.clip(d_star + 0.05 * rng.standard_normal(d_star.shape), 1e-9, 1 - 1e-9)
-        assert value_function(p_r, p_t, d, DX) < v_star
+    h = 1e-4
+
+    def derivatives(a):
+        out = []
+        for _ in range(10):
+            c, w, s = rng.uniform(-4, 4, 3), rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
+            delta = (w * np.exp(-0.5 * ((X[:, None] - c) / s) ** 2)).sum(axis=1)
+            out.append((value_function(p_r, p_t, a + h * delta, DX, logits=True)
+                        - value_function(p_r, p_t, a - h * delta, DX, logits=True)) / (2 * h))
+        return np.abs(out)
+
+    with np.errstate(divide="ignore"):
+        a_star = np.log(d_star) - np.log1p(-d_star)
+    # ~h^2 |V'''| / 6 ~ 1e-9 of difference error; a wrong D gives derivatives ~0.1
+    assert derivatives(a_star).max() < 1e-7
+    assert derivatives(np.log(p_r) - np.log(2 * p_t)).max() > 1e-2     # p_r / (p_r + 2 p_t)
 
 
 def test_optimal_discriminator_edge_cases():
@@ -342,6 +357,27 @@ def test_train_gan_history_and_reproducibility():
     h3 = _small_run(1)
     assert not np.array_equal(h1["d_loss"], h3["d_loss"])
     assert np.all(np.isfinite(_small_run(0, packing=2)["g_loss"]))
+
+
+def test_train_gan_records_d_of_generated_samples():
+    """history["d_of_fake"][0] is mean sigmoid(D(G(z))) on the first generator batch. With a
+    vanishing discriminator learning rate the discriminator is still its initial self then,
+    so the value is recomputed from fresh copies of the two networks and the same random
+    stream (z_fixed, the real batch's indices, the discriminator's z, the generator's z)."""
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    h = train_gan(Generator(2, 2, (8,), seed=3), Discriminator(2, (8,), seed=4), X, n_steps=1,
+                  batch_size=16, lr=1e-3, lr_d=1e-300, seed=7, n_snapshot=5)
+    G0, D0 = Generator(2, 2, (8,), seed=3), Discriminator(2, (8,), seed=4)
+    g = torch.Generator().manual_seed(7)
+    torch.randn(5, 2, generator=g)                     # z_fixed
+    torch.randint(50, (16,), generator=g)              # the real batch
+    torch.randn(16, 2, generator=g)                    # z of the discriminator step
+    z_g = torch.randn(16, 2, generator=g)              # z of the generator step
+    with torch.no_grad():
+        expected = torch.sigmoid(D0(G0(z_g))).mean().item()
+    assert h["d_of_fake"].shape == (1,)
+    # float32 networks: ~1e-7; a discriminator step of 1e-300 changes nothing
+    assert h["d_of_fake"][0] == pytest.approx(expected, rel=1e-6)
 
 
 def test_train_gan_moves_the_generator_towards_the_data():

@@ -448,8 +448,11 @@ def train_gan(generator, discriminator, data, *, n_steps=1000, batch_size=128, l
     Returns
     -------
     history : dict with NumPy arrays "d_loss" (n_steps,), "g_loss" (n_steps,) (the losses of
-        each step's last update), "snapshot_steps" (K,), "snapshots" (K, n_snapshot, ...)
-        and the float "seconds" (wall-clock time of the loop).
+        each step's last update), "d_of_fake" (n_steps,) (the batch mean of D(G(z)) =
+        sigmoid(logit) in each generator update, before it: how confident the discriminator
+        is that generated samples are fake; the minimax loss saturates when it is near 0),
+        "snapshot_steps" (K,), "snapshots" (K, n_snapshot, ...) and the float "seconds"
+        (wall-clock time of the loop).
     """
     n_steps = _check_int(n_steps, "n_steps", 1)
     batch_size = _check_int(batch_size, "batch_size", 1)
@@ -485,6 +488,7 @@ def train_gan(generator, discriminator, data, *, n_steps=1000, batch_size=128, l
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=tuple(betas))
     d_hist = np.empty(n_steps)
     g_hist = np.empty(n_steps)
+    dg_hist = np.empty(n_steps)
     snap_steps, snaps = [], []
 
     def snapshot(step):
@@ -509,19 +513,22 @@ def train_gan(generator, discriminator, data, *, n_steps=1000, batch_size=128, l
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        g_loss = generator_loss(discriminator(generator(draw_z(batch_size))), kind=loss)
+        a_fake = discriminator(generator(draw_z(batch_size)))
+        g_loss = generator_loss(a_fake, kind=loss)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
         d_hist[step - 1] = d_loss.item()
         g_hist[step - 1] = g_loss.item()
+        dg_hist[step - 1] = torch.sigmoid(a_fake.detach()).mean().item()
         if snapshot_every and step % snapshot_every == 0 and step != n_steps:
             snapshot(step)
         if progress and step % 50 == 0:
             bar.set_postfix({"D loss": f"{d_hist[step - 1]:.3f}",
                              "G loss": f"{g_hist[step - 1]:.3f}"})
     snapshot(n_steps)
-    return {"d_loss": d_hist, "g_loss": g_hist, "snapshot_steps": np.array(snap_steps),
+    return {"d_loss": d_hist, "g_loss": g_hist, "d_of_fake": dg_hist,
+            "snapshot_steps": np.array(snap_steps),
             "snapshots": np.stack(snaps), "seconds": time.perf_counter() - start}
 
 
