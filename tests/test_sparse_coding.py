@@ -444,3 +444,32 @@ def test_ista_and_fista_take_the_step_one_over_l():
                                rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(encode(X, A, eta, method="fista", max_iter=5, tol=0), Z_fista,
                                rtol=1e-10, atol=1e-13)
+
+
+def test_nonconvex_ista_ends_where_it_starts_when_there_are_two_minima():
+    """One pixel, atoms 1 and 0.8, x = 3, log penalty, eta = 1: two strict local minima (using
+    mostly atom 1, or mostly atom 2). ISTA from 0 and from (0, 3.75) ends in different ones; each
+    agrees with SciPy's BFGS from the same start, and the lower one beats a brute-force grid."""
+    A, x, eta = np.array([[1.0, 0.8]]), np.array([3.0]), 1.0
+
+    def F(z):
+        return float(np.sum((x - A @ z) ** 2) + eta * np.sum(np.log1p(z * z)))
+
+    def grad(z):
+        return -2 * A.T @ (x - A @ z) + eta * 2 * z / (1 + z * z)
+
+    ends = []
+    for z0 in (np.zeros(2), np.array([0.0, 3.75])):
+        z = encode(x, A, eta, penalty="log", method="ista", max_iter=5000, tol=0.0, init=z0)
+        ref = optimize.minimize(F, z0, jac=grad, method="BFGS", options={"gtol": 1e-12}).x
+        # ISTA with tol=0 stops when F stops changing in float64: z accurate to ~sqrt(eps).
+        np.testing.assert_allclose(z, ref, atol=1e-6)
+        hess = 2 * A.T @ A + eta * np.diag(2 * (1 - z**2) / (1 + z**2) ** 2)
+        assert np.abs(grad(z)).max() < 1e-6 and np.linalg.eigvalsh(hess).min() > 0.1
+        ends.append(z)
+    assert np.linalg.norm(ends[0] - ends[1]) > 1.0
+    g = np.arange(-500, 2501) * 0.002
+    G1, G2 = np.meshgrid(g, g)
+    grid_min = ((x[0] - G1 - 0.8 * G2) ** 2 + eta * (np.log1p(G1**2) + np.log1p(G2**2))).min()
+    assert F(ends[0]) <= grid_min + 1e-12 and F(ends[1]) > grid_min + 0.1
+
