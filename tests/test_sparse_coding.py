@@ -337,6 +337,80 @@ def test_learn_dictionary_with_normalised_atoms():
     assert h["objective"][-1] < h["objective_codes"][0]
 
 
+def _l1_objective_by_hand(X, A, Z, eta):
+    """||X - Z A^T||_F^2 + eta * sum |Z|, written out (not the library's objective)."""
+    R = X - Z @ A.T
+    return float(np.sum(R * R) + eta * np.sum(np.abs(Z)))
+
+
+def test_learn_dictionary_first_round_by_hand():
+    """One round redone from the building blocks: the random start is p distinct non-zero rows
+    of X scaled to unit norm (drawn with the seed), then encode (SC6), update (SC7), and with
+    normalize_atoms the atoms are scaled to unit norm and their codes by the inverse."""
+    X = image_patches(300, seed=3)
+    eta, lam, p, seed = 0.1, 0.2, 12, 7
+    rng = np.random.default_rng(seed)
+    norms = np.linalg.norm(X, axis=1)
+    pick = rng.choice(np.nonzero(norms > 0)[0], size=p, replace=False)
+    A0 = (X[pick] / norms[pick, None]).T
+    Z1 = encode(X, A0, eta)
+    A1 = update_dictionary(X, Z1, lam)
+    col = np.linalg.norm(A1, axis=0)
+    live = col > 0
+    A_n, Z_n = A1.copy(), Z1.copy()
+    A_n[:, live] /= col[live]
+    Z_n[:, live] *= col[live]
+    for normalize in (False, True):
+        A, _, h = learn_dictionary(X, p, eta=eta, lam=lam, n_iter=1, seed=seed,
+                                   normalize_atoms=normalize)
+        A_ref, Z_ref = (A_n, Z_n) if normalize else (A1, Z1)
+        # the encoder stops at tol, not at the exact code: 1e-9 relative is far above its
+        # stopping error and far below any change a wrong step makes (>1e-3 here)
+        np.testing.assert_allclose(A, A_ref, rtol=1e-6, atol=1e-9)
+        J_codes = _l1_objective_by_hand(X, A0, Z1, eta) + 0.5 * lam * np.sum(A0 * A0)
+        assert h["objective_codes"][0] == pytest.approx(J_codes, rel=1e-9)
+        loss = _l1_objective_by_hand(X, A_ref, Z_ref, eta)
+        assert h["loss"][0] == pytest.approx(loss, rel=1e-9)
+        assert h["objective"][0] == pytest.approx(loss + 0.5 * lam * np.sum(A_ref * A_ref),
+                                                  rel=1e-9)
+        assert h["nonzeros"][0] == pytest.approx(np.mean(np.count_nonzero(Z_ref, axis=1)))
+        assert h["unused"][0] == int(np.sum(~np.any(Z_ref != 0, axis=0)))
+        assert h["resampled"][0] == 0
+        assert 0 < h["seconds"][0] < 600
+
+
+def test_learn_dictionary_resamples_an_unused_atom_from_the_worst_residual():
+    """Data in the first 3 coordinates, one starting atom along the 4th: no code uses it, the
+    ridge update sets it to 0, and resampling replaces it by the normalised residual of one of
+    the worst-reconstructed samples, scaled to the median norm of the used atoms."""
+    rng = np.random.default_rng(0)
+    X = np.zeros((60, 4))
+    X[:, :3] = rng.standard_normal((60, 3))
+    init = np.zeros((4, 3))
+    init[0, 0] = init[1, 1] = 1.0
+    init[3, 2] = 1.0                                        # orthogonal to every sample
+    eta, lam = 0.5, 0.1
+    A, Z, h = learn_dictionary(X, 3, eta=eta, lam=lam, n_iter=1, init=init,
+                               resample_unused=True, seed=0)
+    assert h["unused"][0] == 1 and h["resampled"][0] == 1
+    Z1 = encode(X, init, eta)
+    A1 = update_dictionary(X, Z1, lam)
+    np.testing.assert_allclose(A[:, :2], A1[:, :2], rtol=1e-6, atol=1e-9)
+    new = A[:, 2]
+    used_norm = np.median(np.linalg.norm(A1[:, :2], axis=0))
+    assert np.linalg.norm(new) == pytest.approx(used_norm, rel=1e-9)
+    R = X - Z1 @ A1.T
+    err = np.sum(R * R, axis=1)
+    worst = np.argsort(-err)[:4]                            # 4 candidates per dead atom
+    direction = R[worst] / np.linalg.norm(R[worst], axis=1, keepdims=True)
+    assert np.min(np.linalg.norm(direction - new / used_norm, axis=1)) < 1e-6
+    assert np.any(Z[:, 2] != 0)                             # the final codes use it again
+    A, _, h = learn_dictionary(X, 3, eta=eta, lam=lam, n_iter=1, init=init,
+                               resample_unused=True, normalize_atoms=True, seed=0)
+    assert h["resampled"][0] == 1
+    np.testing.assert_allclose(np.linalg.norm(A, axis=0), 1.0, atol=1e-12)   # unit atoms stay unit
+
+
 def test_zca_whitening_decorrelates():
     X = image_patches(3000, seed=5)
     Xw, W = zca_whitening(X, eps=1e-6)
