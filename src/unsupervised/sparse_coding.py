@@ -317,7 +317,7 @@ def encode(X, A, eta, penalty="l1", method="auto", max_iter=None, tol=None, init
         - "fista": accelerated proximal gradient (Beck & Teboulle 2009), step 1 / L;
         - "ista": proximal gradient, step 1 / L. For "log" / "exp" it uses their proximal maps;
           those objectives are non-convex, so the stationary point it finds may depend on the
-          start (it does when the objective has several local minima).
+          start (it can when the objective has several local minima).
     max_iter : int, rounds for "active_set" (default 50 d), iterations otherwise (default 1000)
     tol : float, stopping tolerance (default 1e-10). "active_set": a sample is done when no
         atom outside S violates the optimality condition by more than tol * eta / 2;
