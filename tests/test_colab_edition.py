@@ -80,3 +80,14 @@ def test_text_is_escaped_for_markdown():
     assert escape("two\nlines") == "two lines"
     # CommonMark makes **...** bold only when neither end is space or punctuation
     assert _plain_edge("证明") and not _plain_edge("写出对数似然。") and not _plain_edge(" x")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_note_admonition_becomes_a_titled_quote(chapter):
+    """A MyST {note} (or {tip}, ...) box of the chapter is a blockquote headed by Sphinx's label
+    in the edition, as the 勘误 boxes are headed by their titles (none is dropped)."""
+    chapter_text = "\n".join(source(c) for c in load(ROOT / "notebooks" / chapter)["cells"]
+                             if c["cell_type"] == "markdown")
+    n_notes = len(re.findall(r"^`{3,}\{note\}", chapter_text, re.M))
+    edition = "\n".join(source(c) for c in load(ROOT / "colab" / chapter)["cells"])
+    assert edition.count("<blockquote>\n\n**备注**") == n_notes

@@ -46,6 +46,7 @@ from urllib.parse import urljoin
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.locale import admonitionlabels
 from sphinx.util import logging
 
 LOGGER = logging.getLogger(__name__)
@@ -209,6 +210,9 @@ class Writer:
         if name == "solution_node":
             return html_block("details", f"<summary><strong>{self.solution_title(node)}"
                               "</strong></summary>", self.content(node))
+        if isinstance(node, nodes.Admonition):  # {note}, {tip}, ...: after the exercise nodes (Admonitions too)
+            label = str(admonitionlabels.get(node.tagname, node.tagname))
+            return html_block("blockquote", f"**{label}**", self.blocks_of(node))
         if isinstance(node, nodes.Element) and node.get("nb_element"):
             raise UnknownNode(f"{self.docname}: a code cell inside a block: the edition puts "
                               "code cells between Markdown cells only")
