@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 
-from colab_edition import _plain_edge, escape, expand_macros  # noqa: E402
+from colab_edition import _plain_edge, escape, expand_macros, unescape_urls  # noqa: E402
 
 CHAPTERS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 MACROS = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))[
@@ -91,3 +91,9 @@ def test_every_note_admonition_becomes_a_titled_quote(chapter):
     n_notes = len(re.findall(r"^`{3,}\{note\}", chapter_text, re.M))
     edition = "\n".join(source(c) for c in load(ROOT / "colab" / chapter)["cells"])
     assert edition.count("<blockquote>\n\n**备注**") == n_notes
+
+
+def test_urls_in_the_reference_list_are_bare():
+    # pybtex's Markdown escapes them; an autolinked URL would show the backslashes
+    assert unescape_urls(r"MIT Press. URL: https://www\.deep\-learning\.org/a\_b\.html\. x\.y") == (
+        r"MIT Press. URL: https://www.deep-learning.org/a_b.html. x\.y")

@@ -351,9 +351,16 @@ class Writer:
             return ""
         order = list(self.citations.values())             # the bibliography's order (by author)
         entries = sorted(self.cited, key=order.index)
-        items = [f'- {c.formatted_entry.text.render_as("markdown")}' for c in entries]
+        items = [f'- {unescape_urls(c.formatted_entry.text.render_as("markdown"))}'
+                 for c in entries]
         link = urljoin(published_url(self.app), "book/references.html")
         return f"## 参考文献\n\n" + "\n".join(items) + f"\n\n全书的参考文献见[参考文献]({link})。"
+
+
+def unescape_urls(markdown: str) -> str:
+    """pybtex's Markdown escapes a URL's dots and dashes ("www\\.x\\.org"); renderers that
+    autolink the URL show the backslashes (a link's text is not unescaped). URLs go bare."""
+    return re.sub(r"https?://\S+", lambda m: re.sub(r"\\(?=[^\w\s]|_)", "", m.group(0)), markdown)
 
 
 def edition(app: Sphinx, docname: str, doctree: nodes.document) -> dict:
