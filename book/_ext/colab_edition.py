@@ -199,20 +199,22 @@ class Writer:
             return self.blocks_of(node)
         if isinstance(node, nodes.admonition) and "proof" in node["classes"]:
             return html_block("blockquote", "", self.blocks_of(node))
-        if isinstance(node, nodes.admonition):           # the 勘误 boxes and other notes
-            title = f"**{self.inline(node[0])}**" if isinstance(node[0], nodes.title) else ""
-            body = "\n\n".join(self.block(c) for c in node.children
-                               if not isinstance(c, nodes.title))
-            return html_block("blockquote", title, body)
         if name == "exercise_enumerable_node":
             return html_block("blockquote", f"**{self.exercise_title(node)}**",
                               self.content(node))
         if name == "solution_node":
             return html_block("details", f"<summary><strong>{self.solution_title(node)}"
                               "</strong></summary>", self.content(node))
-        if isinstance(node, nodes.Admonition):  # {note}, {tip}, ...: after the exercise nodes (Admonitions too)
-            label = str(admonitionlabels.get(node.tagname, node.tagname))
-            return html_block("blockquote", f"**{label}**", self.blocks_of(node))
+        if isinstance(node, nodes.Admonition):
+            # The 勘误 boxes ({admonition} with a title) and {note}, {tip}, ... (titled by
+            # Sphinx's label); after the exercise nodes, which are Admonitions too.
+            if node.children and isinstance(node[0], nodes.title):
+                title = self.inline(node[0])
+            else:
+                title = str(admonitionlabels.get(node.tagname, node.tagname))
+            body = "\n\n".join(self.block(c) for c in node.children
+                               if not isinstance(c, nodes.title))
+            return html_block("blockquote", f"**{title}**", body)
         if isinstance(node, nodes.Element) and node.get("nb_element"):
             raise UnknownNode(f"{self.docname}: a code cell inside a block: the edition puts "
                               "code cells between Markdown cells only")
