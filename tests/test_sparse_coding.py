@@ -364,8 +364,8 @@ def test_learn_dictionary_first_round_by_hand():
         A, _, h = learn_dictionary(X, p, eta=eta, lam=lam, n_iter=1, seed=seed,
                                    normalize_atoms=normalize)
         A_ref, Z_ref = (A_n, Z_n) if normalize else (A1, Z1)
-        # the encoder stops at tol, not at the exact code: 1e-9 relative is far above its
-        # stopping error and far below any change a wrong step makes (>1e-3 here)
+        # both sides make the same encode call, so they differ only by rounding in the
+        # update and normalisation; any wrong step changes A by more than 1e-3 here
         np.testing.assert_allclose(A, A_ref, rtol=1e-6, atol=1e-9)
         J_codes = _l1_objective_by_hand(X, A0, Z1, eta) + 0.5 * lam * np.sum(A0 * A0)
         assert h["objective_codes"][0] == pytest.approx(J_codes, rel=1e-9)
@@ -380,32 +380,35 @@ def test_learn_dictionary_first_round_by_hand():
 
 
 def test_learn_dictionary_resamples_an_unused_atom_from_the_worst_residual():
-    """Data in the first 3 coordinates, one starting atom along the 4th: no code uses it, the
-    ridge update sets it to 0, and resampling replaces it by the normalised residual of one of
-    the worst-reconstructed samples, scaled to the median norm of the used atoms."""
+    """Data in the first 4 of 5 coordinates (unequal scales), three starting atoms along the
+    first three and one along the 5th: no code uses the last, the ridge update sets it to 0,
+    and resampling replaces it by the normalised residual of one of the worst-reconstructed
+    samples, scaled to the median norm of the three used atoms (unequal, so not their mean)."""
     rng = np.random.default_rng(0)
-    X = np.zeros((60, 4))
-    X[:, :3] = rng.standard_normal((60, 3))
-    init = np.zeros((4, 3))
-    init[0, 0] = init[1, 1] = 1.0
-    init[3, 2] = 1.0                                        # orthogonal to every sample
+    X = np.zeros((60, 5))
+    X[:, :4] = rng.standard_normal((60, 4)) * np.array([1.0, 3.0, 0.5, 1.0])
+    init = np.zeros((5, 4))
+    init[0, 0] = init[1, 1] = init[2, 2] = 1.0
+    init[4, 3] = 1.0                                        # orthogonal to every sample
     eta, lam = 0.5, 0.1
-    A, Z, h = learn_dictionary(X, 3, eta=eta, lam=lam, n_iter=1, init=init,
+    A, Z, h = learn_dictionary(X, 4, eta=eta, lam=lam, n_iter=1, init=init,
                                resample_unused=True, seed=0)
     assert h["unused"][0] == 1 and h["resampled"][0] == 1
     Z1 = encode(X, init, eta)
     A1 = update_dictionary(X, Z1, lam)
-    np.testing.assert_allclose(A[:, :2], A1[:, :2], rtol=1e-6, atol=1e-9)
-    new = A[:, 2]
-    used_norm = np.median(np.linalg.norm(A1[:, :2], axis=0))
+    np.testing.assert_allclose(A[:, :3], A1[:, :3], rtol=1e-6, atol=1e-9)
+    new = A[:, 3]
+    norms = np.linalg.norm(A1[:, :3], axis=0)
+    used_norm = np.median(norms)
+    assert abs(used_norm - norms.mean()) > 1e-3 * used_norm  # they differ (2.4%), far beyond rel=1e-9
     assert np.linalg.norm(new) == pytest.approx(used_norm, rel=1e-9)
     R = X - Z1 @ A1.T
     err = np.sum(R * R, axis=1)
     worst = np.argsort(-err)[:4]                            # 4 candidates per dead atom
     direction = R[worst] / np.linalg.norm(R[worst], axis=1, keepdims=True)
     assert np.min(np.linalg.norm(direction - new / used_norm, axis=1)) < 1e-6
-    assert np.any(Z[:, 2] != 0)                             # the final codes use it again
-    A, _, h = learn_dictionary(X, 3, eta=eta, lam=lam, n_iter=1, init=init,
+    assert np.any(Z[:, 3] != 0)                             # the final codes use it again
+    A, _, h = learn_dictionary(X, 4, eta=eta, lam=lam, n_iter=1, init=init,
                                resample_unused=True, normalize_atoms=True, seed=0)
     assert h["resampled"][0] == 1
     np.testing.assert_allclose(np.linalg.norm(A, axis=0), 1.0, atol=1e-12)   # unit atoms stay unit

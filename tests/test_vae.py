@@ -205,7 +205,8 @@ def test_em_step_with_per_sample_q_covariances_is_the_m_step_by_hand():
     np.testing.assert_allclose(new.W.numpy(), W_ref, rtol=0, atol=1e-10)
     np.testing.assert_allclose(new.b.numpy(), b_ref, rtol=0, atol=1e-10)
     np.testing.assert_allclose(float(new.sigma2), s2_ref, rtol=1e-10)
-    # The per-sample covariances matter: using S_1 for every sample gives a different sigma2.
+    # The M-step reads the S_n only through their sum (so their mean for every n gives the
+    # same result); using S_1 for every sample changes that sum, and sigma2 with it.
     same = model.em_step(X, m, np.broadcast_to(S[0], S.shape).copy())
     assert abs(float(same.sigma2) - s2_ref) > 1e-3
     # And the result is a stationary point of the library's ELBO with these q_n.
