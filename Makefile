@@ -12,7 +12,7 @@ COLAB_VENV  := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed
 
 .PHONY: all install colab-env system-deps sync sync-sources book test test-lib test-workflows test-notebooks \
-	test-book test-browser linkcheck bench serve clean
+	test-book test-browser lint linkcheck bench serve clean
 
 all: book
 
@@ -58,7 +58,13 @@ sync: sync-sources colab-env
 
 # In this order (test-browser reads the book test-book builds): no `make -j test`.
 # system-deps first, so that a machine that cannot get them fails at once, not at the end.
-test: system-deps test-lib test-workflows test-notebooks test-book test-browser
+test: system-deps lint test-lib test-workflows test-notebooks test-book test-browser
+
+# ruff (pinned in requirements-dev.txt, configured in pyproject.toml): the lint rules over
+# the library, tests, tools and the chapters' code cells, and the formatting of every .py file.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # -n 2: two pytest-xdist workers (2 cores; measured 46 s against 52 s in one process).
 test-lib: install

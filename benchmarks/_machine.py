@@ -17,7 +17,7 @@ import sklearn
 def machine_info(**extra) -> dict:
     """Date (UTC), platform, CPU count, load, Python/NumPy/scikit-learn versions + extra."""
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _machine import machine_info
 from scipy.special import logsumexp
 from sklearn.neighbors import KernelDensity
 
-from _machine import machine_info
 from unsupervised.density import KNNDensity, ParzenWindow
 
 SEED = 0
@@ -117,8 +117,17 @@ def memory_child(n=100_000, d=10):
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     # after the peak was read: spot-check 200 queries against the exact reference
     err = float(np.max(np.abs(log_p[:200] - exact_log_kde(X, Q[:200], h, chunk=20))))
-    print(json.dumps({"peak_rss_bytes": peak_kb * 1024, "seconds": seconds, "h": h,
-                      "finite": bool(np.all(np.isfinite(log_p))), "max_abs_err_200": err}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_bytes": peak_kb * 1024,
+                "seconds": seconds,
+                "h": h,
+                "finite": bool(np.all(np.isfinite(log_p))),
+                "max_abs_err_200": err,
+            }
+        )
+    )
 
 
 def memory_row(n=100_000, d=10):
@@ -128,8 +137,14 @@ def memory_row(n=100_000, d=10):
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
         print(proc.stderr, file=sys.stderr)
-        return {"row": "memory", "d": d, "N": n, "M": n, "pass": False,
-                "error": proc.stderr[-2000:]}
+        return {
+            "row": "memory",
+            "d": d,
+            "N": n,
+            "M": n,
+            "pass": False,
+            "error": proc.stderr[-2000:],
+        }
     child = json.loads(proc.stdout.strip().splitlines()[-1])
     peak = child["peak_rss_bytes"]
     accurate = child["finite"] and child["max_abs_err_200"] <= ACCURACY_TARGET
@@ -165,8 +180,17 @@ def knn_row(n=5_000, m=2_000, d=3, k=10):
     t_ours, p = best_time(lambda: est.density(Q), repeats=3)
     t_brute, ref = best_time(lambda: brute_force_knn(X, Q, k), repeats=1)
     rel = float(np.max(np.abs(p - ref) / ref))
-    return {"row": "knn", "d": d, "N": n, "M": m, "k": k, "t_ours_s": t_ours,
-            "t_bruteforce_s": t_brute, "max_rel_diff": rel, "pass": rel <= ACCURACY_TARGET}
+    return {
+        "row": "knn",
+        "d": d,
+        "N": n,
+        "M": m,
+        "k": k,
+        "t_ours_s": t_ours,
+        "t_bruteforce_s": t_brute,
+        "max_rel_diff": rel,
+        "pass": rel <= ACCURACY_TARGET,
+    }
 
 
 def verdict(ok):
@@ -175,27 +199,35 @@ def verdict(ok):
 
 def print_table(kde_rows, mem, knn):
     print("Gaussian Parzen window (log density), targets: |ours - exact| <= 1e-10, speedup >= 2")
-    header = (f"{'d':>3} {'N':>7} {'M':>7} {'h':>6} {'t_ours[s]':>10} {'t_ours_1thr':>11} "
-              f"{'t_sklearn[s]':>12} {'speedup':>8} {'err_ours':>9} {'err_sklearn':>11}  result")
+    header = (
+        f"{'d':>3} {'N':>7} {'M':>7} {'h':>6} {'t_ours[s]':>10} {'t_ours_1thr':>11} "
+        f"{'t_sklearn[s]':>12} {'speedup':>8} {'err_ours':>9} {'err_sklearn':>11}  result"
+    )
     print(header)
     print("-" * len(header))
     for r in kde_rows:
-        print(f"{r['d']:>3} {r['N']:>7} {r['M']:>7} {r['h']:>6.3f} {r['t_ours_s']:>10.3f} "
-              f"{r['t_ours_1thread_s']:>11.3f} {r['t_sklearn_s']:>12.3f} {r['speedup']:>7.1f}x "
-              f"{r['max_abs_err_ours']:>9.1e} {r['max_abs_err_sklearn']:>11.1e}  "
-              f"{verdict(r['pass'])}")
+        print(
+            f"{r['d']:>3} {r['N']:>7} {r['M']:>7} {r['h']:>6.3f} {r['t_ours_s']:>10.3f} "
+            f"{r['t_ours_1thread_s']:>11.3f} {r['t_sklearn_s']:>12.3f} {r['speedup']:>7.1f}x "
+            f"{r['max_abs_err_ours']:>9.1e} {r['max_abs_err_sklearn']:>11.1e}  "
+            f"{verdict(r['pass'])}"
+        )
     print()
     if "error" in mem:
         print(f"Memory (N = M = {mem['N']}, d = {mem['d']}): subprocess failed  FAIL")
     else:
-        print(f"Memory (N = M = {mem['N']}, d = {mem['d']}, subprocess): peak RSS "
-              f"{mem['peak_rss_bytes'] / 2**20:.0f} MiB (target < 2048 MiB), "
-              f"time {mem['t_ours_s']:.1f} s, max err on 200 queries "
-              f"{mem['max_abs_err_ours_200_queries']:.1e}  {verdict(mem['pass'])}")
-    print(f"kNN (k = {knn['k']}, N = {knn['N']}, M = {knn['M']}, d = {knn['d']}): "
-          f"max relative difference to brute force {knn['max_rel_diff']:.1e} (target <= 1e-10), "
-          f"t_ours {knn['t_ours_s']:.3f} s, t_brute {knn['t_bruteforce_s']:.3f} s  "
-          f"{verdict(knn['pass'])}")
+        print(
+            f"Memory (N = M = {mem['N']}, d = {mem['d']}, subprocess): peak RSS "
+            f"{mem['peak_rss_bytes'] / 2**20:.0f} MiB (target < 2048 MiB), "
+            f"time {mem['t_ours_s']:.1f} s, max err on 200 queries "
+            f"{mem['max_abs_err_ours_200_queries']:.1e}  {verdict(mem['pass'])}"
+        )
+    print(
+        f"kNN (k = {knn['k']}, N = {knn['N']}, M = {knn['M']}, d = {knn['d']}): "
+        f"max relative difference to brute force {knn['max_rel_diff']:.1e} (target <= 1e-10), "
+        f"t_ours {knn['t_ours_s']:.3f} s, t_brute {knn['t_bruteforce_s']:.3f} s  "
+        f"{verdict(knn['pass'])}"
+    )
 
 
 def main():

@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch import nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
+from helpers import assert_no_numbers, run, stub
 from unsupervised.autoencoders import (
     Autoencoder,
     average_activation,
@@ -24,7 +25,6 @@ from unsupervised.autoencoders import (
 )
 from unsupervised.exercises import _common
 from unsupervised.exercises import autoencoders as ex
-from checker_helpers import assert_no_numbers, run, stub
 
 DT = torch.float64
 
@@ -48,12 +48,13 @@ def test_autoencoder_shapes_and_composition_order():
     L1, L2, L3, L4 = [m for m in [*model.encoder, *model.decoder] if isinstance(m, nn.Linear)]
     layer = lambda h, lin: torch.sigmoid(h @ lin.weight.T + lin.bias)
     with torch.no_grad():
-        torch.testing.assert_close(model(x), layer(layer(layer(layer(x, L1), L2), L3), L4),
-                                   rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(
+            model(x), layer(layer(layer(layer(x, L1), L2), L3), L4), rtol=1e-12, atol=1e-14
+        )
     assert model.input_dim == 10 and model.code_dim == 3
     assert model.decoder_sizes == [3, 7, 10]
     with pytest.raises(ValueError, match="z"):
-        model.decode(x)          # f o g is not defined when d != p: g needs a code in R^p
+        model.decode(x)  # f o g is not defined when d != p: g needs a code in R^p
 
 
 def test_encoder_is_the_hand_written_layer():
@@ -75,19 +76,22 @@ def test_initialisation_is_seeded_and_leaves_global_rng_alone():
     assert torch.equal(torch.random.get_rng_state(), state)
     for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
         assert torch.equal(pa, pb) and not torch.equal(pa, pc)
-    for layer in (a.encoder[0], a.decoder[0]):          # U(-1/sqrt(in), 1/sqrt(in))
+    for layer in (a.encoder[0], a.decoder[0]):  # U(-1/sqrt(in), 1/sqrt(in))
         bound = 1 / math.sqrt(layer.in_features)
         assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"encoder_sizes": [8]}, "encoder_sizes"),
-    ({"encoder_sizes": [8, 0]}, "encoder_sizes"),
-    ({"encoder_sizes": [8, 4], "decoder_sizes": [4, 7]}, "decoder_sizes"),
-    ({"encoder_sizes": [8, 4], "activation": "softmax"}, "activation"),
-    ({"encoder_sizes": [8, 4], "output_activation": "gelu"}, "output_activation"),
-    ({"encoder_sizes": [8, 4], "seed": -1}, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"encoder_sizes": [8]}, "encoder_sizes"),
+        ({"encoder_sizes": [8, 0]}, "encoder_sizes"),
+        ({"encoder_sizes": [8, 4], "decoder_sizes": [4, 7]}, "decoder_sizes"),
+        ({"encoder_sizes": [8, 4], "activation": "softmax"}, "activation"),
+        ({"encoder_sizes": [8, 4], "output_activation": "gelu"}, "output_activation"),
+        ({"encoder_sizes": [8, 4], "seed": -1}, "seed"),
+    ],
+)
 def test_autoencoder_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         Autoencoder(**kwargs)
@@ -136,12 +140,12 @@ def test_principal_angles_hand_values_and_basis_invariance():
     V = np.array([[math.cos(t)], [math.sin(t)], [0.0]])
     np.testing.assert_allclose(principal_angles(U, V), [t], atol=1e-12)
     A = np.random.default_rng(0).normal(size=(5, 2))
-    B = A @ np.array([[2.0, 1.0], [0.5, -3.0]])            # same column space, other basis
+    B = A @ np.array([[2.0, 1.0], [0.5, -3.0]])  # same column space, other basis
     np.testing.assert_allclose(principal_angles(A, B), [0.0, 0.0], atol=1e-7)
     E = np.eye(4)
     np.testing.assert_allclose(principal_angles(E[:, :2], E[:, 2:]), [np.pi / 2] * 2)
     angles = principal_angles(torch.tensor(E[:, :3]), E[:, [0, 1, 3]])
-    assert np.all(np.diff(angles) >= 0)                     # increasing order
+    assert np.all(np.diff(angles) >= 0)  # increasing order
     np.testing.assert_allclose(angles, [0.0, 0.0, np.pi / 2], atol=1e-12)
 
 
@@ -162,7 +166,8 @@ def test_bernoulli_kl_is_nonnegative_and_matches_torch_distributions(r, q):
     kl = bernoulli_kl(r, q_t)
     reference = torch.distributions.kl_divergence(
         torch.distributions.Bernoulli(probs=torch.tensor([r], dtype=DT)),
-        torch.distributions.Bernoulli(probs=q_t))
+        torch.distributions.Bernoulli(probs=q_t),
+    )
     assert kl.item() >= 0
     torch.testing.assert_close(kl, reference, rtol=1e-9, atol=1e-12)
 
@@ -172,7 +177,7 @@ def test_kl_sparsity_is_zero_iff_rho_hat_equals_rho_star():
     z = torch.full((7, 4), rho, dtype=DT)
     assert kl_sparsity(z, rho).item() == pytest.approx(0.0, abs=1e-15)
     z2 = z.clone()
-    z2[0, 2] += 0.01                                        # one unit's mean moves off rho*
+    z2[0, 2] += 0.01  # one unit's mean moves off rho*
     assert kl_sparsity(z2, rho).item() > 0
     # Different samples, same means: still zero (a function of rho_hat only).
     z3 = torch.tensor([[0.0, 0.1], [0.1, 0.0]], dtype=DT)
@@ -209,16 +214,19 @@ def test_average_activation_is_the_column_mean():
     # Hand values: columns (0.2, 0.4, 0.9) and (0.1, 0.3, 0.0) -> 0.5 and 0.1 (exact up to
     # float64 rounding of the decimal inputs).
     z = torch.tensor([[0.2, 0.1], [0.4, 0.3], [0.9, 0.0]], dtype=DT)
-    torch.testing.assert_close(average_activation(z), torch.tensor([0.5, 0.4 / 3], dtype=DT),
-                               rtol=1e-15, atol=1e-16)
+    torch.testing.assert_close(
+        average_activation(z), torch.tensor([0.5, 0.4 / 3], dtype=DT), rtol=1e-15, atol=1e-16
+    )
     # A random batch against NumPy's column mean (float64, ~1e-16 relative).
     Z = np.random.default_rng(4).uniform(size=(37, 5))
-    np.testing.assert_allclose(average_activation(torch.tensor(Z)).numpy(), Z.sum(axis=0) / 37,
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        average_activation(torch.tensor(Z)).numpy(), Z.sum(axis=0) / 37, rtol=1e-14
+    )
     # kl_sparsity uses this rho_hat: its value is the Bernoulli KL of the column means.
     rho = 0.2
-    reference = sum(rho * math.log(rho / q) + (1 - rho) * math.log((1 - rho) / (1 - q))
-                    for q in Z.mean(axis=0))
+    reference = sum(
+        rho * math.log(rho / q) + (1 - rho) * math.log((1 - rho) / (1 - q)) for q in Z.mean(axis=0)
+    )
     assert kl_sparsity(torch.tensor(Z), rho).item() == pytest.approx(reference, rel=1e-12)
     for bad in (torch.ones(3), np.ones((2, 2)), torch.full((2, 2), float("nan"))):
         with pytest.raises(ValueError, match="z"):
@@ -240,12 +248,18 @@ def _kl_with_tangent_floor_by_hand(z, r, c):
     total = 0.0
     for q in z.mean(dim=0):
         if q < c:
-            total = total + (r * math.log(r / c) + (1 - r) * math.log((1 - r) / (1 - c))
-                             + (c - r) / (c * (1 - c)) * (q - c))
+            total = total + (
+                r * math.log(r / c)
+                + (1 - r) * math.log((1 - r) / (1 - c))
+                + (c - r) / (c * (1 - c)) * (q - c)
+            )
         elif q > 1 - c:
             e = 1 - c
-            total = total + (r * math.log(r / e) + (1 - r) * math.log((1 - r) / (1 - e))
-                             + (e - r) / (e * (1 - e)) * (q - e))
+            total = total + (
+                r * math.log(r / e)
+                + (1 - r) * math.log((1 - r) / (1 - e))
+                + (e - r) / (e * (1 - e)) * (q - e)
+            )
         else:
             total = total + r * torch.log(r / q) + (1 - r) * torch.log((1 - r) / (1 - q))
     return total
@@ -254,10 +268,10 @@ def _kl_with_tangent_floor_by_hand(z, r, c):
 def test_kl_sparsity_gradient_below_the_floor_matches_an_independent_expression():
     r, c, N = 0.05, 1e-6, 6
     z = torch.zeros(N, 5, dtype=DT)
-    z[0, 1] = 6e-8                     # rho_hat = 1e-8: below the floor
-    z[:, 2] = torch.linspace(0.1, 0.5, N, dtype=DT)   # rho_hat = 0.3: the exact range
-    z[:, 3] = 1.0                      # saturated: rho_hat = 1, above 1 - floor
-    z[:, 4] = 3e-6                     # rho_hat = 3e-6: just inside the exact range
+    z[0, 1] = 6e-8  # rho_hat = 1e-8: below the floor
+    z[:, 2] = torch.linspace(0.1, 0.5, N, dtype=DT)  # rho_hat = 0.3: the exact range
+    z[:, 3] = 1.0  # saturated: rho_hat = 1, above 1 - floor
+    z[:, 4] = 3e-6  # rho_hat = 3e-6: just inside the exact range
     za, zb = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
     value = kl_sparsity(za, r, floor=c)
     value.backward()
@@ -268,10 +282,11 @@ def test_kl_sparsity_gradient_below_the_floor_matches_an_independent_expression(
     torch.testing.assert_close(za.grad, zb.grad, rtol=1e-12, atol=0)
     # Below the floor the gradient is KL'(c) / N: negative (pushes rho_hat up), not 0 ...
     slope = (c - r) / (c * (1 - c))
-    torch.testing.assert_close(za.grad[:, 0], torch.full((N,), slope / N, dtype=DT),
-                               rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        za.grad[:, 0], torch.full((N,), slope / N, dtype=DT), rtol=1e-12, atol=0
+    )
     torch.testing.assert_close(za.grad[:, 1], za.grad[:, 0], rtol=0, atol=0)
-    assert (za.grad[:, 3] > 0).all()                  # saturated unit: pushed down
+    assert (za.grad[:, 3] > 0).all()  # saturated unit: pushed down
     # ... whereas a plain clamp of rho_hat, the former implementation, gives exactly 0 there.
     zc = z.clone().requires_grad_(True)
     q = zc.mean(dim=0).clamp(c, 1 - c)
@@ -286,8 +301,8 @@ def test_kl_push_on_a_sigmoid_bias_is_bounded_by_rho_star():
     rng = np.random.default_rng(0)
     x = torch.tensor(rng.uniform(size=(40, 3)), dtype=DT)
     w = torch.tensor(rng.normal(scale=0.5, size=(3, 1)), dtype=DT)
-    b = torch.linspace(-3, -30, 28, dtype=DT).requires_grad_(True)    # 28 units
-    z = torch.sigmoid(x @ w + b)                                       # (40, 28)
+    b = torch.linspace(-3, -30, 28, dtype=DT).requires_grad_(True)  # 28 units
+    z = torch.sigmoid(x @ w + b)  # (40, 28)
     kl_sparsity(z, r).backward()
     with torch.no_grad():
         rho_hat, m = z.mean(dim=0), (z * (1 - z)).mean(dim=0)
@@ -337,10 +352,12 @@ def test_sparse_loss_pieces_add_up():
         x_hat = torch.sigmoid(z @ W2.T + b2)
         Bern = torch.distributions.Bernoulli
         rho_hat = z.sum(dim=0) / len(z)
-        kl = torch.distributions.kl_divergence(Bern(probs=torch.full_like(rho_hat, rho)),
-                                               Bern(probs=rho_hat)).sum()
-        hand = (((x - x_hat) ** 2).sum(1).mean() + eta * kl
-                + lam * (W1.pow(2).sum() + W2.pow(2).sum()))
+        kl = torch.distributions.kl_divergence(
+            Bern(probs=torch.full_like(rho_hat, rho)), Bern(probs=rho_hat)
+        ).sum()
+        hand = (
+            ((x - x_hat) ** 2).sum(1).mean() + eta * kl + lam * (W1.pow(2).sum() + W2.pow(2).sum())
+        )
         # Tolerance: float64, the same sums in another order (and torch.distributions' own
         # KL formula): ~1e-15 relative.
         torch.testing.assert_close(sparse_loss(eta, rho, lam)(model, x), hand, rtol=1e-12, atol=0)
@@ -352,14 +369,15 @@ def test_sparse_loss_pieces_add_up():
 def test_mask_noise_rate_is_mu():
     x = torch.ones(400, 64)
     for mu in (0.1, 0.3, 0.5):
-        x_tilde, keep = mask_noise(x, mu, generator=torch.Generator().manual_seed(1),
-                                   return_mask=True)
+        x_tilde, keep = mask_noise(
+            x, mu, generator=torch.Generator().manual_seed(1), return_mask=True
+        )
         rate = 1 - keep.double().mean().item()
         se = math.sqrt(mu * (1 - mu) / x.numel())
         assert abs(rate - mu) < 5 * se, (rate, mu)
         assert torch.equal(x_tilde, keep.float())
     exact = mask_noise(x, 0.25, generator=torch.Generator().manual_seed(2), exact=True)
-    assert torch.all((exact == 0).sum(dim=1) == 16)          # exactly mu * d per row
+    assert torch.all((exact == 0).sum(dim=1) == 16)  # exactly mu * d per row
 
 
 def test_mask_noise_edge_cases_and_reproducibility():
@@ -380,18 +398,19 @@ def test_denoising_loss_reconstructs_the_clean_input_from_the_masked_one(exact):
     x = torch.rand(30, 8, dtype=DT, generator=torch.Generator().manual_seed(3)) + 0.5
     model = Autoencoder([8, 5], output_activation="identity", seed=1, dtype=DT)
     loss = denoising_loss(mu, exact=exact)(model, x, torch.Generator().manual_seed(11))
-    keep = mask_noise(x, mu, generator=torch.Generator().manual_seed(11), exact=exact,
-                      return_mask=True)[1]
+    keep = mask_noise(
+        x, mu, generator=torch.Generator().manual_seed(11), exact=exact, return_mask=True
+    )[1]
     with torch.no_grad():
-        x_tilde = torch.where(keep, x, torch.zeros_like(x))          # m * x, written out
+        x_tilde = torch.where(keep, x, torch.zeros_like(x))  # m * x, written out
         W1, b1 = model.encoder[0].weight, model.encoder[0].bias
         W2, b2 = model.decoder[0].weight, model.decoder[0].bias
-        out = torch.sigmoid(x_tilde @ W1.T + b1) @ W2.T + b2        # g(f(x_tilde)) by hand
+        out = torch.sigmoid(x_tilde @ W1.T + b1) @ W2.T + b2  # g(f(x_tilde)) by hand
         expected = ((x - out) ** 2).sum(dim=1).mean()
-        wrong_target = ((x_tilde - out) ** 2).sum(dim=1).mean()     # reconstructs x_tilde
+        wrong_target = ((x_tilde - out) ** 2).sum(dim=1).mean()  # reconstructs x_tilde
         out_clean = torch.sigmoid(x @ W1.T + b1) @ W2.T + b2
-        no_mask = ((x - out_clean) ** 2).sum(dim=1).mean()          # a plain autoencoder
-    assert 0 < (~keep).sum() < keep.numel()                         # some entries masked
+        no_mask = ((x - out_clean) ** 2).sum(dim=1).mean()  # a plain autoencoder
+    assert 0 < (~keep).sum() < keep.numel()  # some entries masked
     # Tolerance: float64, the same arithmetic in another order: ~1e-15 relative.
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-12, atol=0)
     # The two wrong readings differ from it by far more than the tolerance.
@@ -415,8 +434,11 @@ def test_training_is_reproducible_with_a_seed():
     runs = []
     for seed in (0, 0, 1):
         model = Autoencoder([8, 4], seed=0)
-        runs.append(train(model, X, loss_fn=denoising_loss(0.3), epochs=5, batch_size=16,
-                          lr=1e-2, seed=seed))
+        runs.append(
+            train(
+                model, X, loss_fn=denoising_loss(0.3), epochs=5, batch_size=16, lr=1e-2, seed=seed
+            )
+        )
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], runs[2])
     assert runs[0].shape == (5,) and runs[0][-1] < runs[0][0]
@@ -425,21 +447,29 @@ def test_training_is_reproducible_with_a_seed():
 def test_train_calls_the_callback_after_every_epoch():
     X = np.random.default_rng(0).uniform(size=(32, 4))
     seen = []
-    history = train(Autoencoder([4, 2]), X, epochs=3, lr=1e-2,
-                    callback=lambda epoch, model: seen.append((epoch, model.code_dim)))
+    history = train(
+        Autoencoder([4, 2]),
+        X,
+        epochs=3,
+        lr=1e-2,
+        callback=lambda epoch, model: seen.append((epoch, model.code_dim)),
+    )
     assert seen == [(0, 2), (1, 2), (2, 2)] and len(history) == 3
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"epochs": 0}, "epochs"),
-    ({"epochs": 2.5}, "epochs"),
-    ({"lr": -1.0}, "lr"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"seed": -3}, "seed"),
-    ({"loss_fn": "mse"}, "loss_fn"),
-    ({"schedule": "cosine"}, "schedule"),
-    ({"callback": 3}, "callback"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 2.5}, "epochs"),
+        ({"lr": -1.0}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"seed": -3}, "seed"),
+        ({"loss_fn": "mse"}, "loss_fn"),
+        ({"schedule": "cosine"}, "schedule"),
+        ({"callback": 3}, "callback"),
+    ],
+)
 def test_train_rejects_bad_arguments(kwargs, name):
     model = Autoencoder([4, 2])
     with pytest.raises(ValueError, match=name):
@@ -465,8 +495,11 @@ def test_pretrain_stacked_equals_the_shallow_autoencoders_layer_by_layer():
     # (identity output here), the others reconstruct sigmoid codes.
     H, shallow = torch.tensor(X, dtype=torch.float32), []
     for k in range(K):
-        ae = Autoencoder(sizes[k:k + 2], output_activation="identity" if k == 0 else "sigmoid",
-                         seed=seed + k + 1)
+        ae = Autoencoder(
+            sizes[k : k + 2],
+            output_activation="identity" if k == 0 else "sigmoid",
+            seed=seed + k + 1,
+        )
         np.testing.assert_array_equal(train(ae, H, seed=seed + k + 1, **kw), histories[k])
         shallow.append(ae)
         with torch.no_grad():
@@ -480,13 +513,13 @@ def test_pretrain_stacked_equals_the_shallow_autoencoders_layer_by_layer():
     x = torch.tensor(X, dtype=torch.float32)
     with torch.no_grad():
         h = x
-        for k, ae in enumerate(shallow):                  # h^(k+1) = f_{k+1}(h^(k))
+        for k, ae in enumerate(shallow):  # h^(k+1) = f_{k+1}(h^(k))
             h = ae.encode(h)
-            assert torch.equal(model.encoder[:2 * (k + 1)](x), h)
+            assert torch.equal(model.encoder[: 2 * (k + 1)](x), h)
         y = h
-        for i, ae in enumerate(reversed(shallow)):        # g_1(g_2(g_3(z)))
+        for i, ae in enumerate(reversed(shallow)):  # g_1(g_2(g_3(z)))
             y = ae.decode(y)
-            assert torch.equal(model.decoder[:2 * (i + 1)](h), y)
+            assert torch.equal(model.decoder[: 2 * (i + 1)](h), y)
         assert torch.equal(model(x), y)
     assert isinstance(model.decoder[1], nn.Sigmoid) and isinstance(model.decoder[-1], nn.Identity)
 
@@ -495,9 +528,12 @@ def test_pretrain_stacked_equals_the_shallow_autoencoders_layer_by_layer():
 def test_kl_gradient_checker(capsys):
     ok, out = run(ex.check_kl_gradient, lambda r, q: -r / q + (1 - r) / (1 - q), capsys)
     assert ok and _common.CORRECT in out
-    for wrong, hint in [(lambda r, q: r / q - (1 - r) / (1 - q), "符号"),
-                        (lambda r, q: math.log(q / r) - math.log((1 - q) / (1 - r)), "KL(ρ̂‖ρ*)"),
-                        (lambda r, q: -r / q, "第二项"), (lambda r, q: 0.0, "")]:
+    for wrong, hint in [
+        (lambda r, q: r / q - (1 - r) / (1 - q), "符号"),
+        (lambda r, q: math.log(q / r) - math.log((1 - q) / (1 - r)), "KL(ρ̂‖ρ*)"),
+        (lambda r, q: -r / q, "第二项"),
+        (lambda r, q: 0.0, ""),
+    ]:
         ok, out = run(ex.check_kl_gradient, wrong, capsys)
         assert not ok and hint in out
         assert_no_numbers(out)

@@ -18,7 +18,7 @@ def shown(monkeypatch):
 
     monkeypatch.setattr(IPython.display, "display", record)
     myst_glue_module = pytest.importorskip("myst_nb.ext.glue")
-    monkeypatch.setattr(myst_glue_module, "ipy_display", record)   # imported by name there
+    monkeypatch.setattr(myst_glue_module, "ipy_display", record)  # imported by name there
     return calls
 
 
@@ -42,8 +42,10 @@ def test_glue_stores_numpy_scalars_as_python_numbers(shown, monkeypatch):
     book.glue("x", np.float64(1.5))
     book.glue("n", np.int64(3))
     records = [objs[0] for objs, _ in shown]
-    assert records == [{book.RECORD_PREFIX + "text/plain": "1.5"},
-                       {book.RECORD_PREFIX + "text/plain": "3"}]
+    assert records == [
+        {book.RECORD_PREFIX + "text/plain": "1.5"},
+        {book.RECORD_PREFIX + "text/plain": "3"},
+    ]
 
 
 def test_glue_in_colab_leaves_no_record(shown, monkeypatch):

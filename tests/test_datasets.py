@@ -161,9 +161,10 @@ def test_image_patches_downscale_averages_blocks():
         small = np.empty((h, w))
         for i in range(h):
             for j in range(w):
-                small[i, j] = grey[i * k:(i + 1) * k, j * k:(j + 1) * k].mean()
-        windows.append(np.lib.stride_tricks.sliding_window_view(small, (size, size))
-                       .reshape(-1, size * size))
+                small[i, j] = grey[i * k : (i + 1) * k, j * k : (j + 1) * k].mean()
+        windows.append(
+            np.lib.stride_tricks.sliding_window_view(small, (size, size)).reshape(-1, size * size)
+        )
     windows = np.concatenate(windows)
     for patch in P:
         # rounding: the library averages over (k, k, 3) at once, the loop over channels first

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import integrate, optimize, stats
@@ -216,7 +216,7 @@ def test_hypercube_parzen_by_hand():
 
 
 def test_gaussian_parzen_by_hand():
-    phi = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)  # noqa: E731
+    phi = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     est = ParzenWindow(h=1.0, kernel="gaussian").fit(X3)
     expected = (phi(0) + phi(1) + phi(3)) / 3
     assert est.density(np.array([[0.0]]))[0] == pytest.approx(expected, rel=1e-13)
@@ -543,8 +543,15 @@ def test_bad_gaussian_parameters():
 
 @pytest.mark.parametrize(
     "args,name",
-    [((-1, 5, 0.5), "k"), ((6, 5, 0.5), "k"), ((1.5, 5, 0.5), "k"), ((1, 5, 1.2), "p"),
-     ((1, 5, -0.1), "p"), ((1, -5, 0.5), "n"), ((1, 2.5, 0.5), "n")],
+    [
+        ((-1, 5, 0.5), "k"),
+        ((6, 5, 0.5), "k"),
+        ((1.5, 5, 0.5), "k"),
+        ((1, 5, 1.2), "p"),
+        ((1, 5, -0.1), "p"),
+        ((1, -5, 0.5), "n"),
+        ((1, 2.5, 0.5), "n"),
+    ],
 )
 def test_bad_binomial_arguments(args, name):
     with pytest.raises(ValueError, match=rf"^{name} "):
@@ -571,7 +578,11 @@ def test_box_probability_hand_computation_gaussian():
     # One training point at 0, h = 2: P([a, b]) = Phi(b / 2) - Phi(a / 2), from scipy.
     est = ParzenWindow(2.0, kernel="gaussian").fit(np.zeros((1, 1)))
     P = est.box_probability([[-1.0], [3.0], [-np.inf]], [[2.0], [40.0], [np.inf]])
-    expected = [stats.norm.cdf(1.0) - stats.norm.cdf(-0.5), stats.norm.sf(1.5) - stats.norm.sf(20.0), 1.0]
+    expected = [
+        stats.norm.cdf(1.0) - stats.norm.cdf(-0.5),
+        stats.norm.sf(1.5) - stats.norm.sf(20.0),
+        1.0,
+    ]
     np.testing.assert_allclose(P, expected, rtol=1e-13)
     # Deep in the upper tail the difference of CDFs would round to 0; the survival form does not.
     tail = est.box_probability([30.0], [31.0])
@@ -586,8 +597,10 @@ def test_box_probability_matches_numerical_integration_1d(kernel):
     est = ParzenWindow(0.7, kernel=kernel).fit(X)
     a, b = -0.4, 1.3
     if kernel == "gaussian":
+
         def pdf(t):  # direct formula, independent of the library
             return stats.norm.pdf((t - X[:, 0]) / 0.7).sum() / (30 * 0.7)
+
         ref, _ = integrate.quad(pdf, a, b, epsabs=1e-13, epsrel=1e-13, limit=200)
     else:
         # piecewise constant between breakpoints: the midpoint rule is exact
@@ -602,8 +615,10 @@ def test_box_probability_matches_numerical_integration_1d(kernel):
 @pytest.mark.parametrize("kernel", ["hypercube", "gaussian"])
 def test_box_probability_of_the_whole_space_is_one(kernel):
     est = ParzenWindow(0.3, kernel=kernel).fit(X3_2D)
-    assert est.box_probability([-np.inf, -np.inf], [np.inf, np.inf]) == pytest.approx(1.0, abs=1e-14)
-    assert est.box_probability([5.0, 5.0], [5.0, 7.0]) == 0.0   # a box of volume 0
+    assert est.box_probability([-np.inf, -np.inf], [np.inf, np.inf]) == pytest.approx(
+        1.0, abs=1e-14
+    )
+    assert est.box_probability([5.0, 5.0], [5.0, 7.0]) == 0.0  # a box of volume 0
 
 
 def test_box_probability_bad_input_names_the_argument():

@@ -31,8 +31,10 @@ def test_matches_torch_distributions(k):
     mu1, mu2 = rng.standard_normal((2, 7, k))
     cov1, cov2 = random_spd(rng, k, (7,)), random_spd(rng, k, (7,))
     ours = gaussian_kl(mu1, cov1, mu2, cov2)
-    ref = kl_divergence(MultivariateNormal(torch.tensor(mu1), torch.tensor(cov1)),
-                        MultivariateNormal(torch.tensor(mu2), torch.tensor(cov2))).numpy()
+    ref = kl_divergence(
+        MultivariateNormal(torch.tensor(mu1), torch.tensor(cov1)),
+        MultivariateNormal(torch.tensor(mu2), torch.tensor(cov2)),
+    ).numpy()
     assert ours.shape == (7,)
     np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
 
@@ -42,8 +44,10 @@ def test_matches_monte_carlo():
     k = 3
     mu1, mu2 = rng.standard_normal((2, k))
     cov1, cov2 = random_spd(rng, k), random_spd(rng, k)
-    p1, p2 = MultivariateNormal(torch.tensor(mu1), torch.tensor(cov1)), \
-        MultivariateNormal(torch.tensor(mu2), torch.tensor(cov2))
+    p1, p2 = (
+        MultivariateNormal(torch.tensor(mu1), torch.tensor(cov1)),
+        MultivariateNormal(torch.tensor(mu2), torch.tensor(cov2)),
+    )
     z = torch.tensor(rng.multivariate_normal(mu1, cov1, size=200_000))
     log_ratio = (p1.log_prob(z) - p2.log_prob(z)).numpy()
     se = log_ratio.std(ddof=1) / math.sqrt(len(log_ratio))
@@ -59,8 +63,12 @@ def test_zero_for_equal_distributions_and_asymmetric_otherwise():
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 5),
-       scale=st.floats(0.05, 20.0), shift=st.floats(-5.0, 5.0))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    k=st.integers(1, 5),
+    scale=st.floats(0.05, 20.0),
+    shift=st.floats(-5.0, 5.0),
+)
 def test_non_negative(seed, k, scale, shift):
     rng = np.random.default_rng(seed)
     cov1, cov2 = scale * random_spd(rng, k), random_spd(rng, k)
@@ -94,14 +102,17 @@ def test_torch_in_torch_out_and_differentiable():
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("args, name", [
-    (([0.0, 0.0], np.eye(2), [0.0], np.eye(2)), "mu2"),
-    (([0.0, 0.0], np.eye(3), [0.0, 0.0], np.eye(2)), "cov1"),
-    (([0.0, 0.0], np.eye(2), [0.0, 0.0], np.ones((2, 2))), "cov2"),          # singular
-    (([0.0, 0.0], [[1.0, 0.5], [0.0, 1.0]], [0.0, 0.0], np.eye(2)), "cov1"),  # not symmetric
-    (([np.nan, 0.0], np.eye(2), [0.0, 0.0], np.eye(2)), "mu1"),
-    ((np.zeros((3, 2)), np.eye(2), np.zeros((4, 2)), np.eye(2)), "broadcast"),
-])
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        (([0.0, 0.0], np.eye(2), [0.0], np.eye(2)), "mu2"),
+        (([0.0, 0.0], np.eye(3), [0.0, 0.0], np.eye(2)), "cov1"),
+        (([0.0, 0.0], np.eye(2), [0.0, 0.0], np.ones((2, 2))), "cov2"),  # singular
+        (([0.0, 0.0], [[1.0, 0.5], [0.0, 1.0]], [0.0, 0.0], np.eye(2)), "cov1"),  # not symmetric
+        (([np.nan, 0.0], np.eye(2), [0.0, 0.0], np.eye(2)), "mu1"),
+        ((np.zeros((3, 2)), np.eye(2), np.zeros((4, 2)), np.eye(2)), "broadcast"),
+    ],
+)
 def test_bad_input_raises_value_error_naming_the_argument(args, name):
     with pytest.raises(ValueError, match=name):
         gaussian_kl(*args)

@@ -45,7 +45,7 @@ def test_kl_matches_scipy_entropy_on_discrete_distributions():
 
 
 def test_kl_is_zero_for_equal_densities_and_uses_the_0_log_0_convention():
-    p = box(-1, 1)                       # zero on most of the grid
+    p = box(-1, 1)  # zero on most of the grid
     assert kl_divergence(p, p, DX) == pytest.approx(0.0, abs=1e-12)
     # p = 0 where q > 0 contributes nothing: KL(box || wider box) = log(width ratio).
     assert kl_divergence(box(-1, 1), box(-2, 2), DX) == pytest.approx(math.log(2.0), abs=1e-9)
@@ -83,8 +83,9 @@ def test_js_matches_scipy_jensenshannon():
 
 def test_js_is_log_2_for_disjoint_supports_whatever_the_gap():
     for shift in (2.0, 3.0, 5.5):
-        assert js_divergence(box(-2, 0), box(shift - 1, shift), DX) == pytest.approx(LOG2,
-                                                                                     abs=1e-12)
+        assert js_divergence(box(-2, 0), box(shift - 1, shift), DX) == pytest.approx(
+            LOG2, abs=1e-12
+        )
 
 
 def test_js_is_zero_for_equal_densities():
@@ -116,8 +117,9 @@ def test_js_of_two_overlapping_boxes_matches_the_closed_form(t):
         return np.where((x >= a) & (x < a + 2), 0.5, 0.0)
 
     assert js_divergence(u(0.0), u(t), dx) == pytest.approx(t / 2 * LOG2, rel=1e-13)
-    assert kl_divergence(u(0.0), 0.5 * (u(0.0) + u(t)), dx) == pytest.approx(t / 2 * LOG2,
-                                                                              rel=1e-13)
+    assert kl_divergence(u(0.0), 0.5 * (u(0.0) + u(t)), dx) == pytest.approx(
+        t / 2 * LOG2, rel=1e-13
+    )
 
 
 # --------------------------------------------------------------------------- bad input

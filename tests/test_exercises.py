@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-
-from unsupervised.exercises import _common, density as ex
-from checker_helpers import assert_no_numbers, run, stub
+from helpers import assert_no_numbers, run, stub
+from unsupervised.exercises import _common
+from unsupervised.exercises import density as ex
 
 
 def broken(*args):
@@ -41,8 +41,10 @@ def test_binomial_accepts_a_vectorised_scipy_answer(capsys):
     assert ok
 
 
-@pytest.mark.parametrize("wrong", [binomial_as_printed, binomial_no_coefficient,
-                                   lambda k, n, p: 0.5, lambda k, n, p: "text"])
+@pytest.mark.parametrize(
+    "wrong",
+    [binomial_as_printed, binomial_no_coefficient, lambda k, n, p: 0.5, lambda k, n, p: "text"],
+)
 def test_binomial_rejects_wrong_answers(wrong, capsys):
     ok, out = run(ex.check_binomial_pmf, wrong, capsys)
     assert not ok and _common.CORRECT not in out
@@ -84,8 +86,9 @@ def test_parzen_count_accepts_a_right_answer(capsys):
     assert ok and _common.CORRECT in out
 
 
-@pytest.mark.parametrize("wrong, hint", [(count_closed, "严格"), (count_side_h, "h/2"),
-                                         (count_ball, "欧氏")])
+@pytest.mark.parametrize(
+    "wrong, hint", [(count_closed, "严格"), (count_side_h, "h/2"), (count_ball, "欧氏")]
+)
 def test_parzen_count_rejects_wrong_answers_with_a_hint(wrong, hint, capsys):
     ok, out = run(ex.check_parzen_count, wrong, capsys)
     assert not ok and hint in out
@@ -108,9 +111,14 @@ def test_knn_volume_accepts_a_right_answer(capsys):
     assert ok and _common.CORRECT in out
 
 
-@pytest.mark.parametrize("wrong", [lambda d, r: (2 * r) ** d,
-                                   lambda d, r: math.pi ** (d / 2) / math.gamma(d / 2 + 1),
-                                   lambda d, r: math.pi ** (d / 2) / math.gamma(d / 2) * r**d])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        lambda d, r: (2 * r) ** d,
+        lambda d, r: math.pi ** (d / 2) / math.gamma(d / 2 + 1),
+        lambda d, r: math.pi ** (d / 2) / math.gamma(d / 2) * r**d,
+    ],
+)
 def test_knn_volume_rejects_wrong_answers(wrong, capsys):
     ok, out = run(ex.check_knn_volume, wrong, capsys)
     assert not ok
@@ -149,13 +157,18 @@ def bandwidth_right(sigma, n):
 def test_optimal_bandwidth_accepts_exact_and_rounded_constants(capsys):
     ok, out = run(ex.check_optimal_bandwidth, bandwidth_right, capsys)
     assert ok and _common.CORRECT in out
-    ok, _ = run(ex.check_optimal_bandwidth, lambda s, n: 1.06 * s * n ** -0.2, capsys)
+    ok, _ = run(ex.check_optimal_bandwidth, lambda s, n: 1.06 * s * n**-0.2, capsys)
     assert ok
 
 
-@pytest.mark.parametrize("wrong, hint", [(lambda s, n: 0.9 * s * n ** -0.2, "常数"),
-                                         (lambda s, n: s * n ** -0.25, "幂次"),
-                                         (lambda s, n: n ** -0.2, "σ")])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda s, n: 0.9 * s * n**-0.2, "常数"),
+        (lambda s, n: s * n**-0.25, "幂次"),
+        (lambda s, n: n**-0.2, "σ"),
+    ],
+)
 def test_optimal_bandwidth_rejects_wrong_answers(wrong, hint, capsys):
     ok, out = run(ex.check_optimal_bandwidth, wrong, capsys)
     assert not ok and hint in out
@@ -163,8 +176,12 @@ def test_optimal_bandwidth_rejects_wrong_answers(wrong, hint, capsys):
 
 
 # --------------------------------------------------------------------------- all checkers
-FUNCTION_CHECKERS = [ex.check_binomial_pmf, ex.check_parzen_count, ex.check_knn_volume,
-                     ex.check_optimal_bandwidth]
+FUNCTION_CHECKERS = [
+    ex.check_binomial_pmf,
+    ex.check_parzen_count,
+    ex.check_knn_volume,
+    ex.check_optimal_bandwidth,
+]
 
 
 @pytest.mark.parametrize("checker", FUNCTION_CHECKERS + [ex.check_mle_variance])

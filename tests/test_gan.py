@@ -18,6 +18,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 from torch import nn
 
+from helpers import run, stub
 from unsupervised import gan
 from unsupervised.datasets import ring_modes, ring_of_gaussians
 from unsupervised.divergences import js_divergence, kl_divergence
@@ -35,7 +36,6 @@ from unsupervised.gan import (
     train_gan,
     value_function,
 )
-from checker_helpers import run, stub
 
 LOG2 = math.log(2.0)
 X = np.linspace(-8.0, 8.0, 3201)
@@ -48,6 +48,8 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
 DX = float(X[1] - X[0])
 
 
@@ -56,27 +58,29 @@ def test_discriminator_loss_is_the_binary_cross_entropy_with_logits():
     g = torch.Generator().manual_seed(0)
     d_real = 3 * torch.randn(64, generator=g, dtype=torch.float64)
     d_fake = 3 * torch.randn(32, generator=g, dtype=torch.float64)
-    expected = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    expected = F.binary_cross_entropy_with_logits(
+        d_real, torch.ones_like(d_real)
+    ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
     torch.testing.assert_close(discriminator_loss(d_real, d_fake), expected, rtol=1e-12, atol=0)
     # and the probability form, BCE on sigmoid outputs
-    expected_p = (F.binary_cross_entropy(torch.sigmoid(d_real), torch.ones_like(d_real))
-                  + F.binary_cross_entropy(torch.sigmoid(d_fake), torch.zeros_like(d_fake)))
-    torch.testing.assert_close(discriminator_loss(d_real, d_fake), expected_p, rtol=1e-10,
-                               atol=0)
+    expected_p = F.binary_cross_entropy(
+        torch.sigmoid(d_real), torch.ones_like(d_real)
+    ) + F.binary_cross_entropy(torch.sigmoid(d_fake), torch.zeros_like(d_fake))
+    torch.testing.assert_close(discriminator_loss(d_real, d_fake), expected_p, rtol=1e-10, atol=0)
 
 
 def test_generator_losses_match_bce_and_the_defining_expectations():
     g = torch.Generator().manual_seed(1)
     d_fake = 2 * torch.randn(100, generator=g, dtype=torch.float64)
     D = torch.sigmoid(d_fake)
-    ns = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))   # -E[log D]
+    ns = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))  # -E[log D]
     torch.testing.assert_close(generator_loss(d_fake, "non_saturating"), ns, rtol=1e-12, atol=0)
     mm = -F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))  # E[log(1-D)]
     torch.testing.assert_close(generator_loss(d_fake, "minimax"), mm, rtol=1e-12, atol=0)
-    torch.testing.assert_close(generator_loss(d_fake, "minimax"), torch.log1p(-D).mean(),
-                               rtol=1e-10, atol=0)
-    assert generator_loss(d_fake) == generator_loss(d_fake, "minimax")          # the default
+    torch.testing.assert_close(
+        generator_loss(d_fake, "minimax"), torch.log1p(-D).mean(), rtol=1e-10, atol=0
+    )
+    assert generator_loss(d_fake) == generator_loss(d_fake, "minimax")  # the default
 
 
 def test_losses_are_finite_and_right_for_extreme_logits():
@@ -132,7 +136,7 @@ def test_optimal_discriminator_maximises_the_value_pointwise():
     p_t = normal(0.5, 1.5)
     d_star = optimal_discriminator(p_r, p_t)
     # brute force: for every x maximise p_r log D + p_t log(1 - D) over a fine grid of D
-    D = np.linspace(1e-6, 1 - 1e-6, 10001)[:, None]         # step 1e-4
+    D = np.linspace(1e-6, 1 - 1e-6, 10001)[:, None]  # step 1e-4
     sub = slice(None, None, 8)
     f = p_r[sub] * np.log(D) + p_t[sub] * np.log1p(-D)
     best = D[f.argmax(axis=0), 0]
@@ -150,15 +154,20 @@ def test_optimal_discriminator_maximises_the_value_pointwise():
         for _ in range(10):
             c, w, s = rng.uniform(-4, 4, 3), rng.standard_normal(3), rng.uniform(0.5, 2.0, 3)
             delta = (w * np.exp(-0.5 * ((X[:, None] - c) / s) ** 2)).sum(axis=1)
-            out.append((value_function(p_r, p_t, a + h * delta, DX, logits=True)
-                        - value_function(p_r, p_t, a - h * delta, DX, logits=True)) / (2 * h))
+            out.append(
+                (
+                    value_function(p_r, p_t, a + h * delta, DX, logits=True)
+                    - value_function(p_r, p_t, a - h * delta, DX, logits=True)
+                )
+                / (2 * h)
+            )
         return np.abs(out)
 
     with np.errstate(divide="ignore"):
         a_star = np.log(d_star) - np.log1p(-d_star)
     # ~h^2 |V'''| / 6 ~ 1e-9 of difference error; a wrong D gives derivatives ~0.1
     assert derivatives(a_star).max() < 1e-7
-    assert derivatives(np.log(p_r) - np.log(2 * p_t)).max() > 1e-2     # p_r / (p_r + 2 p_t)
+    assert derivatives(np.log(p_r) - np.log(2 * p_t)).max() > 1e-2  # p_r / (p_r + 2 p_t)
 
 
 def test_optimal_discriminator_edge_cases():
@@ -191,7 +200,7 @@ def test_ga6_identity_on_random_densities(p, q):
     dx = 0.2
     p, q = p / (p.sum() * dx), q / (q.sum() * dx)
     if abs(p.sum() * dx - 1) > 1e-12 or abs(q.sum() * dx - 1) > 1e-12:
-        return                     # the identity assumes densities that integrate to 1
+        return  # the identity assumes densities that integrate to 1
     p_a = 0.5 * (p + q)
     # logits: where q / p ~ 1e-75, D* = 1 - 1e-75 rounds to 1 and log(1 - D*) to -inf
     v = value_function(p, q, optimal_discriminator(p, q, logit=True), dx, logits=True)
@@ -205,12 +214,14 @@ def test_ga6_identity_on_random_densities(p, q):
 def test_value_function_conventions_and_minimum():
     p = normal(0, 1)
     # p_theta = p_r: V(D*) = -2 log 2, the global minimum over generators.
-    assert value_function(p, p, optimal_discriminator(p, p), DX) == pytest.approx(-2 * LOG2,
-                                                                                  abs=1e-9)
+    assert value_function(p, p, optimal_discriminator(p, p), DX) == pytest.approx(
+        -2 * LOG2, abs=1e-9
+    )
     # D = 0 where p_r > 0 gives -inf; D = 0 where p_r = 0 costs nothing (0 log 0 = 0).
     box = np.where(np.abs(X) < 1, 0.5, 0.0)
-    assert value_function(box, np.zeros_like(box), np.where(box > 0, 0.7, 0.0), DX) \
-        == pytest.approx(math.log(0.7), abs=1e-3)
+    assert value_function(
+        box, np.zeros_like(box), np.where(box > 0, 0.7, 0.0), DX
+    ) == pytest.approx(math.log(0.7), abs=1e-3)
     assert value_function(p, p, np.zeros_like(p), DX) == -math.inf
 
 
@@ -237,7 +248,7 @@ def test_mlp_shapes_and_packing():
     x = G(torch.randn(12, 3))
     assert x.shape == (12, 2)
     assert D(x).shape == (3,)
-    assert D.net[0].in_features == 8                     # m * d inputs
+    assert D.net[0].in_features == 8  # m * d inputs
     assert G.sample(5, generator=torch.Generator().manual_seed(0)).shape == (5, 2)
     with pytest.raises(ValueError, match="packing"):
         D(torch.randn(10, 2))
@@ -272,7 +283,7 @@ def test_dcgan_shapes(size, channels):
     D = DCGANDiscriminator(image_size=size, channels=channels, width=8, seed=0)
     x = G(torch.randn(4, 10))
     assert x.shape == (4, channels, size, size)
-    assert x.abs().max() <= 1.0                            # tanh output
+    assert x.abs().max() <= 1.0  # tanh output
     assert D(x).shape == (4,)
 
 
@@ -291,7 +302,7 @@ def test_dcgan_default_is_the_papers_64x64x3_architecture():
     assert not any(isinstance(m, nn.ReLU) for m in D.modules())
     assert not any(isinstance(m, nn.LeakyReLU) for m in G.modules())
     assert isinstance(G.net[-1], nn.Tanh)
-    assert not isinstance(D.net[1], nn.BatchNorm2d)        # no batch norm on D's input layer
+    assert not isinstance(D.net[1], nn.BatchNorm2d)  # no batch norm on D's input layer
 
 
 def test_dcgan_bad_input():
@@ -305,10 +316,10 @@ def test_dcgan_bad_input():
 
 # --------------------------------------------------------------------------- metrics
 def test_mode_coverage_on_hand_made_samples():
-    centers = ring_modes()                                  # radius 2
+    centers = ring_modes()  # radius 2
     std = 0.02
     good = centers[[0, 0, 3, 5]] + np.array([[0.01, 0], [0, -0.05], [0.0, 0.0], [0.03, 0.03]])
-    bad = np.array([[0.0, 0.0], [1.0, 1.0], [2.07, 0.0]])   # 0.07 > 3 std from mode 0
+    bad = np.array([[0.0, 0.0], [1.0, 1.0], [2.07, 0.0]])  # 0.07 > 3 std from mode 0
     covered, hq = mode_coverage(np.vstack([good, bad]), centers, std)
     assert covered == 3 and hq == pytest.approx(4 / 7)
     assert mode_coverage(good, centers, std, min_count=2) == (1, 1.0)
@@ -328,8 +339,10 @@ def test_mode_coverage_of_the_true_distribution():
         (dict(samples=np.zeros(3), centers=np.zeros((2, 2)), std=1.0), "samples"),
         (dict(samples=np.zeros((3, 2)), centers=np.zeros((2, 3)), std=1.0), "centers"),
         (dict(samples=np.zeros((3, 2)), centers=np.zeros((2, 2)), std=0.0), "std"),
-        (dict(samples=np.zeros((3, 2)), centers=np.zeros((2, 2)), std=1.0, min_count=0),
-         "min_count"),
+        (
+            dict(samples=np.zeros((3, 2)), centers=np.zeros((2, 2)), std=1.0, min_count=0),
+            "min_count",
+        ),
         (dict(samples=np.full((3, 2), np.nan), centers=np.zeros((2, 2)), std=1.0), "samples"),
     ],
 )
@@ -343,8 +356,9 @@ def _small_run(seed, packing=1):
     X, _ = ring_of_gaussians(512, seed=0)
     G = Generator(2, 2, (16,), seed=seed)
     D = Discriminator(2, (16,), packing=packing, seed=seed + 1)
-    return train_gan(G, D, X, n_steps=30, batch_size=32, lr=1e-3, seed=seed,
-                     snapshot_every=10, n_snapshot=64)
+    return train_gan(
+        G, D, X, n_steps=30, batch_size=32, lr=1e-3, seed=seed, snapshot_every=10, n_snapshot=64
+    )
 
 
 def test_train_gan_history_and_reproducibility():
@@ -365,14 +379,23 @@ def test_train_gan_records_d_of_generated_samples():
     so the value is recomputed from fresh copies of the two networks and the same random
     stream (z_fixed, the real batch's indices, the discriminator's z, the generator's z)."""
     X = np.random.default_rng(0).normal(size=(50, 2))
-    h = train_gan(Generator(2, 2, (8,), seed=3), Discriminator(2, (8,), seed=4), X, n_steps=1,
-                  batch_size=16, lr=1e-3, lr_d=1e-300, seed=7, n_snapshot=5)
+    h = train_gan(
+        Generator(2, 2, (8,), seed=3),
+        Discriminator(2, (8,), seed=4),
+        X,
+        n_steps=1,
+        batch_size=16,
+        lr=1e-3,
+        lr_d=1e-300,
+        seed=7,
+        n_snapshot=5,
+    )
     G0, D0 = Generator(2, 2, (8,), seed=3), Discriminator(2, (8,), seed=4)
     g = torch.Generator().manual_seed(7)
-    torch.randn(5, 2, generator=g)                     # z_fixed
-    torch.randint(50, (16,), generator=g)              # the real batch
-    torch.randn(16, 2, generator=g)                    # z of the discriminator step
-    z_g = torch.randn(16, 2, generator=g)              # z of the generator step
+    torch.randn(5, 2, generator=g)  # z_fixed
+    torch.randint(50, (16,), generator=g)  # the real batch
+    torch.randn(16, 2, generator=g)  # z of the discriminator step
+    z_g = torch.randn(16, 2, generator=g)  # z of the generator step
     with torch.no_grad():
         expected = torch.sigmoid(D0(G0(z_g))).mean().item()
     assert h["d_of_fake"].shape == (1,)
@@ -385,8 +408,9 @@ def test_train_gan_moves_the_generator_towards_the_data():
     X = np.random.default_rng(0).normal(3.0, 0.5, size=(2048, 1))
     G = Generator(1, 1, (), seed=0)
     D = Discriminator(1, (16,), seed=1)
-    h = train_gan(G, D, X, n_steps=300, batch_size=128, lr=1e-2, seed=0, snapshot_every=300,
-                  n_snapshot=1000)
+    h = train_gan(
+        G, D, X, n_steps=300, batch_size=128, lr=1e-2, seed=0, snapshot_every=300, n_snapshot=1000
+    )
     start, end = h["snapshots"][:, :, 0].mean(axis=1)
     assert abs(end - 3.0) < abs(start - 3.0) / 2
 
@@ -395,7 +419,7 @@ def test_train_gan_moves_the_generator_towards_the_data():
     "kwargs, name",
     [
         (dict(n_steps=0), "n_steps"),
-        (dict(batch_size=3), "batch_size"),                  # not divisible by packing 2
+        (dict(batch_size=3), "batch_size"),  # not divisible by packing 2
         (dict(loss="hinge"), "loss"),
         (dict(lr=-1.0), "lr"),
         (dict(data=np.zeros(5)), "data"),
@@ -407,8 +431,9 @@ def test_train_gan_bad_input(kwargs, name):
     args.update(kwargs)
     data = args.pop("data")
     with pytest.raises(ValueError, match=name):
-        train_gan(Generator(2, 2, (4,), seed=0), Discriminator(2, (4,), packing=2, seed=0), data,
-                  **args)
+        train_gan(
+            Generator(2, 2, (4,), seed=0), Discriminator(2, (4,), packing=2, seed=0), data, **args
+        )
 
 
 # --------------------------------------------------------------------------- checkers
@@ -422,9 +447,12 @@ def test_check_saturation_ratio(capsys):
 
 def test_check_non_saturating_loss(capsys):
     assert run(ex.check_non_saturating_loss, lambda a: np.logaddexp(0, -a).mean(), capsys)[0]
-    assert run(ex.check_non_saturating_loss,
-               lambda a: F.softplus(-torch.from_numpy(a)).mean().item(), capsys)[0]
-    naive = lambda a: -np.log(1 / (1 + np.exp(-a))).mean()        # noqa: E731
+    assert run(
+        ex.check_non_saturating_loss,
+        lambda a: F.softplus(-torch.from_numpy(a)).mean().item(),
+        capsys,
+    )[0]
+    naive = lambda a: -np.log(1 / (1 + np.exp(-a))).mean()
     ok, out = run(ex.check_non_saturating_loss, naive, capsys)
     assert not ok and "logaddexp" in out
     ok, out = run(ex.check_non_saturating_loss, lambda a: -np.logaddexp(0, a).mean(), capsys)
@@ -442,15 +470,15 @@ def test_check_js_divergence(capsys):
         return 0.5 * np.sum(p * np.log(p / m)) * dx + 0.5 * np.sum(q * np.log(q / m)) * dx
 
     assert not run(ex.check_js_divergence, no_convention, capsys)[0]
-    ok, out = run(ex.check_js_divergence,
-                  lambda p, q, dx: js_divergence(p, q, dx) / math.log(2), capsys)
+    ok, out = run(
+        ex.check_js_divergence, lambda p, q, dx: js_divergence(p, q, dx) / math.log(2), capsys
+    )
     assert not ok and "比特" in out
 
 
 def test_check_conv_transpose_size(capsys):
     assert run(ex.check_conv_transpose_size, lambda n, k, s, p: (n - 1) * s - 2 * p + k, capsys)[0]
-    ok, out = run(ex.check_conv_transpose_size, lambda n, k, s, p: (n + 2 * p - k) // s + 1,
-                  capsys)
+    ok, out = run(ex.check_conv_transpose_size, lambda n, k, s, p: (n + 2 * p - k) // s + 1, capsys)
     assert not ok and "普通卷积" in out
     ok, out = run(ex.check_conv_transpose_size, stub, capsys)
     assert not ok and out.strip() == _common.NOT_IMPLEMENTED
@@ -472,6 +500,7 @@ def test_discriminator_returns_the_logit_not_the_probability():
         last.bias.fill_(5.0)
     logits = D(torch.randn(8, 3, dtype=last.weight.dtype))
     torch.testing.assert_close(logits, torch.full((8,), 5.0, dtype=logits.dtype), rtol=0, atol=0)
-    by_hand = math.log1p(math.exp(-5.0))                      # -log sigmoid(5)
-    torch.testing.assert_close(generator_loss(logits, kind="non_saturating").item(), by_hand,
-                               rtol=1e-6, atol=0)
+    by_hand = math.log1p(math.exp(-5.0))  # -log sigmoid(5)
+    torch.testing.assert_close(
+        generator_loss(logits, kind="non_saturating").item(), by_hand, rtol=1e-6, atol=0
+    )

@@ -4,11 +4,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib import animation  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib import animation
 
-from unsupervised.plotting import animation_html  # noqa: E402
+from unsupervised.plotting import animation_html
 
 
 @pytest.fixture

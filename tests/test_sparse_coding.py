@@ -12,6 +12,7 @@ from scipy import linalg, optimize
 from sklearn.decomposition import sparse_encode
 from sklearn.linear_model import Lasso
 
+from helpers import run, stub
 from unsupervised.datasets import image_patches
 from unsupervised.exercises import _common
 from unsupervised.exercises import sparse_coding as ex
@@ -33,7 +34,6 @@ from unsupervised.sparse_coding import (
     update_dictionary,
     zca_whitening,
 )
-from checker_helpers import run, stub
 
 
 def random_problem(seed, N=40, d=8, p=20, scale=1.0):
@@ -60,8 +60,7 @@ def kkt_violation(X, A, Z, eta):
 def patch_problem():
     """Mean-removed 8x8 patches and a small dictionary learned on them (normalised atoms)."""
     X = image_patches(1500, seed=3)
-    A, _, _ = learn_dictionary(X, 48, eta=0.15, lam=1e-3, n_iter=4, seed=0,
-                               normalize_atoms=True)
+    A, _, _ = learn_dictionary(X, 48, eta=0.15, lam=1e-3, n_iter=4, seed=0, normalize_atoms=True)
     return X, A
 
 
@@ -70,13 +69,15 @@ def test_penalties_hand_values():
     Z = np.array([[0.0, 1.0, -2.0], [0.5, 0.0, 0.0]])
     np.testing.assert_allclose(l1_penalty(Z), [3.0, 0.5])
     np.testing.assert_allclose(log_penalty(Z), [np.log(2) + np.log(5), np.log(1.25)])
-    np.testing.assert_allclose(exp_penalty(Z), [-(1 + np.exp(-1) + np.exp(-4)),
-                                                -(np.exp(-0.25) + 2)])
-    assert l1_penalty(np.array([1.0, -1.0])) == 2.0            # one code -> a scalar
+    np.testing.assert_allclose(
+        exp_penalty(Z), [-(1 + np.exp(-1) + np.exp(-4)), -(np.exp(-0.25) + 2)]
+    )
+    assert l1_penalty(np.array([1.0, -1.0])) == 2.0  # one code -> a scalar
 
 
-@pytest.mark.parametrize("penalty, grad", [(log_penalty, log_penalty_grad),
-                                           (exp_penalty, exp_penalty_grad)])
+@pytest.mark.parametrize(
+    "penalty, grad", [(log_penalty, log_penalty_grad), (exp_penalty, exp_penalty_grad)]
+)
 def test_smooth_penalty_gradients_match_finite_differences(penalty, grad):
     rng = np.random.default_rng(0)
     Z = rng.normal(scale=1.5, size=(5, 7))
@@ -104,13 +105,16 @@ def test_soft_threshold_satisfies_the_subgradient_conditions():
     # and it is the minimiser: no point of a fine grid does better
     for vi, ui in zip(v[:50], u[:50]):
         grid = np.linspace(-8, 8, 16001)
-        assert 0.5 * (ui - vi) ** 2 + t * abs(ui) <= np.min(0.5 * (grid - vi) ** 2
-                                                            + t * np.abs(grid)) + 1e-12
+        assert (
+            0.5 * (ui - vi) ** 2 + t * abs(ui)
+            <= np.min(0.5 * (grid - vi) ** 2 + t * np.abs(grid)) + 1e-12
+        )
 
 
-@pytest.mark.parametrize("prox, h", [(log_prox, lambda u: np.log1p(u * u)),
-                                     (exp_prox, lambda u: -np.exp(-u * u))])
-@pytest.mark.parametrize("t", [0.2, 1.0, 3.0, 10.0])   # convex and non-convex regimes
+@pytest.mark.parametrize(
+    "prox, h", [(log_prox, lambda u: np.log1p(u * u)), (exp_prox, lambda u: -np.exp(-u * u))]
+)
+@pytest.mark.parametrize("t", [0.2, 1.0, 3.0, 10.0])  # convex and non-convex regimes
 def test_smooth_prox_is_the_global_minimiser(prox, h, t):
     rng = np.random.default_rng(2)
     v = rng.uniform(-6, 6, size=60)
@@ -125,9 +129,9 @@ def test_smooth_prox_is_the_global_minimiser(prox, h, t):
 
 def test_log_prox_is_continuous_when_convex_and_jumps_when_not():
     v = np.linspace(0, 12, 4001)
-    assert np.max(np.diff(log_prox(v, 1.0))) < 0.01                 # t < 4: continuous
-    assert np.max(np.diff(log_prox(v, 8.0))) > 1.0                  # t > 4: a jump (v ~ 8)
-    assert np.max(np.diff(exp_prox(v, 3.0))) > 1.0                  # t > 1.12: a jump
+    assert np.max(np.diff(log_prox(v, 1.0))) < 0.01  # t < 4: continuous
+    assert np.max(np.diff(log_prox(v, 8.0))) > 1.0  # t > 4: a jump (v ~ 8)
+    assert np.max(np.diff(exp_prox(v, 3.0))) > 1.0  # t > 1.12: a jump
 
 
 # --------------------------------------------------------------------------- SC2
@@ -178,13 +182,12 @@ def test_ista_fista_and_active_set_reach_the_same_minimum():
     X, A = random_problem(5, N=20, d=8, p=16)
     eta = 0.4
     Z_as = encode(X, A, eta)
-    Z_f, hist_f = encode(X, A, eta, method="fista", max_iter=20000, tol=1e-15,
-                         return_history=True)
+    Z_f, hist_f = encode(X, A, eta, method="fista", max_iter=20000, tol=1e-15, return_history=True)
     Z_i, hist_i = encode(X, A, eta, method="ista", max_iter=200, tol=0.0, return_history=True)
     F = objective(X, A, Z_as, eta)
     assert objective(X, A, Z_f, eta) == pytest.approx(F, rel=1e-10)
     assert F <= objective(X, A, Z_i, eta) + 1e-12
-    assert np.all(np.diff(hist_i) <= 1e-12 * hist_i[0])          # ISTA is monotone
+    assert np.all(np.diff(hist_i) <= 1e-12 * hist_i[0])  # ISTA is monotone
     assert hist_f[0] == pytest.approx(objective(X, A, np.zeros_like(Z_as), eta))
 
 
@@ -193,7 +196,7 @@ def test_ista_and_fista_obey_the_beck_teboulle_bounds():
     # F(z_k) - F* <= L ||z*||^2 / (2k) (ISTA) and <= 2 L ||z*||^2 / (k + 1)^2 (FISTA).
     X, A = random_problem(11, N=30, d=10, p=25)
     eta = 0.3
-    Z_star = encode(X, A, eta)                                   # exact (active set)
+    Z_star = encode(X, A, eta)  # exact (active set)
     F_star = objective(X, A, Z_star, eta)
     L, R2, K = lipschitz_constant(A), np.sum(Z_star**2), 400
     _, h_i = encode(X, A, eta, method="ista", max_iter=K, tol=0.0, return_history=True)
@@ -210,9 +213,9 @@ def test_ista_and_fista_obey_the_beck_teboulle_bounds():
 def test_encode_matches_sklearn_lasso_cd_with_default_settings(patch_problem):
     X, A = patch_problem
     eta = 0.15
-    Z = encode(X, A, eta)                                        # default settings
+    Z = encode(X, A, eta)  # default settings
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")                          # lasso_cd convergence notes
+        warnings.simplefilter("ignore")  # lasso_cd convergence notes
         C = sparse_encode(X, A.T, algorithm="lasso_cd", alpha=sklearn_alpha(eta))
     ours, theirs = objective(X, A, Z, eta), objective(X, A, C, eta)
     assert abs(ours - theirs) <= 1e-6 * theirs
@@ -226,13 +229,15 @@ def test_sklearn_alpha_is_the_scaling_of_sklearns_lasso():
     X, A = random_problem(6, N=1, d=12, p=30)
     eta = 0.8
     d = X.shape[1]
-    lasso = Lasso(alpha=sklearn_alpha(eta) / d, fit_intercept=False, tol=1e-12,
-                  max_iter=100000).fit(A, X[0])
+    lasso = Lasso(
+        alpha=sklearn_alpha(eta) / d, fit_intercept=False, tol=1e-12, max_iter=100000
+    ).fit(A, X[0])
     z = lasso.coef_
     lasso_obj = np.sum((X[0] - A @ z) ** 2) / (2 * d) + sklearn_alpha(eta) / d * np.abs(z).sum()
     assert lasso_obj * 2 * d == pytest.approx(objective(X, A, z[None], eta), rel=1e-12)
-    assert objective(X, A, z[None], eta) == pytest.approx(objective(X, A, encode(X, A, eta),
-                                                                    eta), rel=1e-9)
+    assert objective(X, A, z[None], eta) == pytest.approx(
+        objective(X, A, encode(X, A, eta), eta), rel=1e-9
+    )
 
 
 def test_encode_warm_start_single_sample_and_large_eta():
@@ -244,7 +249,7 @@ def test_encode_warm_start_single_sample_and_large_eta():
     z0 = encode(X[0], A, eta)
     assert z0.shape == (A.shape[1],)
     np.testing.assert_allclose(z0, Z[0], atol=1e-12)
-    big = 2.0 * np.max(np.abs(X @ A)) + 1.0                      # eta / 2 >= max |A^T x|
+    big = 2.0 * np.max(np.abs(X @ A)) + 1.0  # eta / 2 >= max |A^T x|
     assert not np.any(encode(X, A, big))
 
 
@@ -253,7 +258,7 @@ def test_smooth_penalties_by_proximal_gradient(penalty):
     X, A = random_problem(8, N=15, d=6, p=12)
     eta = 0.5
     Z, hist = encode(X, A, eta, penalty=penalty, max_iter=5000, tol=0.0, return_history=True)
-    assert np.all(np.diff(hist) <= 1e-12 * abs(hist[0]))        # never increases
+    assert np.all(np.diff(hist) <= 1e-12 * abs(hist[0]))  # never increases
     # a fixed point of the proximal-gradient map: z = prox(z - grad / L, eta / L)
     L = lipschitz_constant(A)
     prox = log_prox if penalty == "log" else exp_prox
@@ -297,8 +302,12 @@ def test_dictionary_update_without_ridge_is_least_squares():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10**6), eta=st.floats(0.05, 2.0), lam=st.floats(0.01, 5.0),
-       p=st.integers(2, 12))
+@given(
+    seed=st.integers(0, 10**6),
+    eta=st.floats(0.05, 2.0),
+    lam=st.floats(0.01, 5.0),
+    p=st.integers(2, 12),
+)
 def test_alternating_optimisation_never_increases_the_objective(seed, eta, lam, p):
     rng = np.random.default_rng(seed)
     d = int(rng.integers(2, 7))
@@ -307,10 +316,10 @@ def test_alternating_optimisation_never_increases_the_objective(seed, eta, lam, 
     Z = None
     J_prev = np.inf
     for _ in range(4):
-        Z = encode(X, A, eta, init=Z)                            # SC6
+        Z = encode(X, A, eta, init=Z)  # SC6
         J_codes = dictionary_objective(X, A, Z, eta, lam)
         assert J_codes <= J_prev * (1 + 1e-9) + 1e-12
-        A = update_dictionary(X, Z, lam)                         # SC7
+        A = update_dictionary(X, Z, lam)  # SC7
         J_prev = dictionary_objective(X, A, Z, eta, lam)
         assert J_prev <= J_codes * (1 + 1e-12) + 1e-12
 
@@ -323,15 +332,23 @@ def test_learn_dictionary_history_is_monotone_and_reproducible():
     assert A1.shape == (64, 20) and Z1.shape == (400, 20)
     J = np.column_stack([h1["objective_codes"], h1["objective"]]).ravel()
     assert np.all(np.diff(J) <= 0)
-    assert set(h1) == {"objective", "objective_codes", "loss", "nonzeros", "unused",
-                       "resampled", "seconds"}
-    assert kkt_violation(X, A1, Z1, 0.1) < 1e-8                 # codes of the final A
+    assert set(h1) == {
+        "objective",
+        "objective_codes",
+        "loss",
+        "nonzeros",
+        "unused",
+        "resampled",
+        "seconds",
+    }
+    assert kkt_violation(X, A1, Z1, 0.1) < 1e-8  # codes of the final A
 
 
 def test_learn_dictionary_with_normalised_atoms():
     X = image_patches(400, seed=2)
-    A, Z, h = learn_dictionary(X, 16, eta=0.1, lam=1e-3, n_iter=4, seed=0,
-                               normalize_atoms=True, resample_unused=True)
+    A, Z, h = learn_dictionary(
+        X, 16, eta=0.1, lam=1e-3, n_iter=4, seed=0, normalize_atoms=True, resample_unused=True
+    )
     norms = np.linalg.norm(A, axis=0)
     np.testing.assert_allclose(norms[norms > 0], 1.0, atol=1e-12)
     assert h["objective"][-1] < h["objective_codes"][0]
@@ -361,8 +378,9 @@ def test_learn_dictionary_first_round_by_hand():
     A_n[:, live] /= col[live]
     Z_n[:, live] *= col[live]
     for normalize in (False, True):
-        A, _, h = learn_dictionary(X, p, eta=eta, lam=lam, n_iter=1, seed=seed,
-                                   normalize_atoms=normalize)
+        A, _, h = learn_dictionary(
+            X, p, eta=eta, lam=lam, n_iter=1, seed=seed, normalize_atoms=normalize
+        )
         A_ref, Z_ref = (A_n, Z_n) if normalize else (A1, Z1)
         # both sides make the same encode call, so they differ only by rounding in the
         # update and normalisation; any wrong step changes A by more than 1e-3 here
@@ -371,8 +389,9 @@ def test_learn_dictionary_first_round_by_hand():
         assert h["objective_codes"][0] == pytest.approx(J_codes, rel=1e-9)
         loss = _l1_objective_by_hand(X, A_ref, Z_ref, eta)
         assert h["loss"][0] == pytest.approx(loss, rel=1e-9)
-        assert h["objective"][0] == pytest.approx(loss + 0.5 * lam * np.sum(A_ref * A_ref),
-                                                  rel=1e-9)
+        assert h["objective"][0] == pytest.approx(
+            loss + 0.5 * lam * np.sum(A_ref * A_ref), rel=1e-9
+        )
         assert h["nonzeros"][0] == pytest.approx(np.mean(np.count_nonzero(Z_ref, axis=1)))
         assert h["unused"][0] == int(np.sum(~np.any(Z_ref != 0, axis=0)))
         assert h["resampled"][0] == 0
@@ -389,10 +408,11 @@ def test_learn_dictionary_resamples_an_unused_atom_from_the_worst_residual():
     X[:, :4] = rng.standard_normal((60, 4)) * np.array([1.0, 3.0, 0.5, 1.0])
     init = np.zeros((5, 4))
     init[0, 0] = init[1, 1] = init[2, 2] = 1.0
-    init[4, 3] = 1.0                                        # orthogonal to every sample
+    init[4, 3] = 1.0  # orthogonal to every sample
     eta, lam = 0.5, 0.1
-    A, Z, h = learn_dictionary(X, 4, eta=eta, lam=lam, n_iter=1, init=init,
-                               resample_unused=True, seed=0)
+    A, Z, h = learn_dictionary(
+        X, 4, eta=eta, lam=lam, n_iter=1, init=init, resample_unused=True, seed=0
+    )
     assert h["unused"][0] == 1 and h["resampled"][0] == 1
     Z1 = encode(X, init, eta)
     A1 = update_dictionary(X, Z1, lam)
@@ -400,18 +420,29 @@ def test_learn_dictionary_resamples_an_unused_atom_from_the_worst_residual():
     new = A[:, 3]
     norms = np.linalg.norm(A1[:, :3], axis=0)
     used_norm = np.median(norms)
-    assert abs(used_norm - norms.mean()) > 1e-3 * used_norm  # they differ (2.4%), far beyond rel=1e-9
+    assert (
+        abs(used_norm - norms.mean()) > 1e-3 * used_norm
+    )  # they differ (2.4%), far beyond rel=1e-9
     assert np.linalg.norm(new) == pytest.approx(used_norm, rel=1e-9)
     R = X - Z1 @ A1.T
     err = np.sum(R * R, axis=1)
-    worst = np.argsort(-err)[:4]                            # 4 candidates per dead atom
+    worst = np.argsort(-err)[:4]  # 4 candidates per dead atom
     direction = R[worst] / np.linalg.norm(R[worst], axis=1, keepdims=True)
     assert np.min(np.linalg.norm(direction - new / used_norm, axis=1)) < 1e-6
-    assert np.any(Z[:, 3] != 0)                             # the final codes use it again
-    A, _, h = learn_dictionary(X, 4, eta=eta, lam=lam, n_iter=1, init=init,
-                               resample_unused=True, normalize_atoms=True, seed=0)
+    assert np.any(Z[:, 3] != 0)  # the final codes use it again
+    A, _, h = learn_dictionary(
+        X,
+        4,
+        eta=eta,
+        lam=lam,
+        n_iter=1,
+        init=init,
+        resample_unused=True,
+        normalize_atoms=True,
+        seed=0,
+    )
     assert h["resampled"][0] == 1
-    np.testing.assert_allclose(np.linalg.norm(A, axis=0), 1.0, atol=1e-12)   # unit atoms stay unit
+    np.testing.assert_allclose(np.linalg.norm(A, axis=0), 1.0, atol=1e-12)  # unit atoms stay unit
 
 
 def test_zca_whitening_decorrelates():
@@ -425,29 +456,34 @@ def test_zca_whitening_decorrelates():
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("call, name", [
-    (lambda: encode(np.ones((3, 4)), np.ones((5, 6)), 0.1), "X"),
-    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), -1.0), "eta"),
-    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, penalty="l2"), "penalty"),
-    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, method="lars"), "method"),
-    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, penalty="log",
-                    method="fista"), "method"),
-    (lambda: encode(np.full((3, 4), np.nan), np.ones((4, 6)), 0.1), "X"),
-    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, init=np.ones((3, 5))), "init"),
-    (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, max_iter=0), "max_iter"),
-    (lambda: encode(np.ones((3, 4)), np.ones(4), 0.1), "A"),
-    (lambda: objective(np.ones((3, 4)), np.ones((4, 6)), np.ones((2, 6)), 0.1), "Z"),
-    (lambda: update_dictionary(np.ones((3, 4)), np.ones((2, 6)), 0.1), "X"),
-    (lambda: update_dictionary(np.ones((3, 4)), np.ones((3, 6)), -0.1), "lam"),
-    (lambda: soft_threshold(np.ones(3), -1.0), "t"),
-    (lambda: log_prox(np.ones(3), float("nan")), "t"),
-    (lambda: learn_dictionary(np.ones((5, 4)), 10, 0.1, 1.0, 2), "n_atoms"),
-    (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 0.0, 2), "lam"),
-    (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 1.0, 0), "n_iter"),
-    (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 1.0, 2, init=np.ones((3, 2))), "init"),
-    (lambda: zca_whitening(np.ones((5, 4)), eps=0.0), "eps"),
-    (lambda: l1_penalty([1.0, np.inf]), "Z"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: encode(np.ones((3, 4)), np.ones((5, 6)), 0.1), "X"),
+        (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), -1.0), "eta"),
+        (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, penalty="l2"), "penalty"),
+        (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, method="lars"), "method"),
+        (
+            lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, penalty="log", method="fista"),
+            "method",
+        ),
+        (lambda: encode(np.full((3, 4), np.nan), np.ones((4, 6)), 0.1), "X"),
+        (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, init=np.ones((3, 5))), "init"),
+        (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, max_iter=0), "max_iter"),
+        (lambda: encode(np.ones((3, 4)), np.ones(4), 0.1), "A"),
+        (lambda: objective(np.ones((3, 4)), np.ones((4, 6)), np.ones((2, 6)), 0.1), "Z"),
+        (lambda: update_dictionary(np.ones((3, 4)), np.ones((2, 6)), 0.1), "X"),
+        (lambda: update_dictionary(np.ones((3, 4)), np.ones((3, 6)), -0.1), "lam"),
+        (lambda: soft_threshold(np.ones(3), -1.0), "t"),
+        (lambda: log_prox(np.ones(3), float("nan")), "t"),
+        (lambda: learn_dictionary(np.ones((5, 4)), 10, 0.1, 1.0, 2), "n_atoms"),
+        (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 0.0, 2), "lam"),
+        (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 1.0, 0), "n_iter"),
+        (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 1.0, 2, init=np.ones((3, 2))), "init"),
+        (lambda: zca_whitening(np.ones((5, 4)), eps=0.0), "eps"),
+        (lambda: l1_penalty([1.0, np.inf]), "Z"),
+    ],
+)
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):
         call()
@@ -455,8 +491,9 @@ def test_bad_input_raises_value_error_naming_the_argument(call, name):
 
 # --------------------------------------------------------------------------- checkers
 def test_soft_threshold_checker(capsys):
-    ok, out = run(ex.check_soft_threshold,
-                  lambda v, t: np.sign(v) * np.maximum(np.abs(v) - t, 0), capsys)
+    ok, out = run(
+        ex.check_soft_threshold, lambda v, t: np.sign(v) * np.maximum(np.abs(v) - t, 0), capsys
+    )
     assert ok and _common.CORRECT in out
     ok, out = run(ex.check_soft_threshold, lambda v, t: np.where(np.abs(v) > t, v, 0.0), capsys)
     assert not ok and "硬阈值" in out
@@ -481,16 +518,16 @@ def test_dictionary_update_checker(capsys):
     assert not ok and "λ/2" in out
     ok, out = run(ex.check_dictionary_update, lambda X, Z, lam: right(X, Z, lam).T, capsys)
     assert not ok and "(d, p)" in out
-    ok, _ = run(ex.check_dictionary_update, lambda X, Z, lam: update_dictionary(X, Z, lam),
-                capsys)
-    assert ok                                                    # the library agrees
+    ok, _ = run(ex.check_dictionary_update, lambda X, Z, lam: update_dictionary(X, Z, lam), capsys)
+    assert ok  # the library agrees
 
 
 def test_optimal_scale_and_sklearn_alpha_checkers(capsys):
     ok, _ = run(ex.check_optimal_scale, lambda e, l, a, f: (e * a / (l * f)) ** (1 / 3), capsys)
     assert ok
-    ok, out = run(ex.check_optimal_scale, lambda e, l, a, f: (2 * e * a / (l * f)) ** (1 / 3),
-                  capsys)
+    ok, out = run(
+        ex.check_optimal_scale, lambda e, l, a, f: (2 * e * a / (l * f)) ** (1 / 3), capsys
+    )
     assert not ok and "2" in out
     ok, _ = run(ex.check_sklearn_alpha, sklearn_alpha, capsys)
     assert ok
@@ -517,10 +554,12 @@ def test_ista_and_fista_take_the_step_one_over_l():
         Z_next, t_next = step(Y), (1 + np.sqrt(1 + 4 * t * t)) / 2
         Y, Z_fista, t = Z_next + (t - 1) / t_next * (Z_next - Z_fista), Z_next, t_next
     # Tolerance: the library's L (an SVD) and eigh's agree to ~1e-15; five steps keep that small.
-    np.testing.assert_allclose(encode(X, A, eta, method="ista", max_iter=5, tol=0), Z_ista,
-                               rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(encode(X, A, eta, method="fista", max_iter=5, tol=0), Z_fista,
-                               rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(
+        encode(X, A, eta, method="ista", max_iter=5, tol=0), Z_ista, rtol=1e-10, atol=1e-13
+    )
+    np.testing.assert_allclose(
+        encode(X, A, eta, method="fista", max_iter=5, tol=0), Z_fista, rtol=1e-10, atol=1e-13
+    )
 
 
 def test_nonconvex_ista_ends_where_it_starts_when_there_are_two_minima():
@@ -549,4 +588,3 @@ def test_nonconvex_ista_ends_where_it_starts_when_there_are_two_minima():
     G1, G2 = np.meshgrid(g, g)
     grid_min = ((x[0] - G1 - 0.8 * G2) ** 2 + eta * (np.log1p(G1**2) + np.log1p(G2**2))).min()
     assert F(ends[0]) <= grid_min + 1e-12 and F(ends[1]) > grid_min + 0.1
-

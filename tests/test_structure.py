@@ -25,9 +25,13 @@ import sync  # noqa: E402
 CATALOGUE = formula_pages.load_catalogue()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # The source chapter's formula IDs (../shared/formulas.md), restated here.
-EXPECTED_IDS = ([f"SC{i}" for i in range(1, 8)] + [f"AE{i}" for i in range(1, 8)]
-                + [f"DE{i}" for i in range(1, 11)] + [f"VA{i}" for i in range(1, 20)]
-                + [f"GA{i}" for i in range(1, 12)])
+EXPECTED_IDS = (
+    [f"SC{i}" for i in range(1, 8)]
+    + [f"AE{i}" for i in range(1, 8)]
+    + [f"DE{i}" for i in range(1, 11)]
+    + [f"VA{i}" for i in range(1, 20)]
+    + [f"GA{i}" for i in range(1, 12)]
+)
 
 
 def load(path: Path) -> dict:
@@ -79,9 +83,10 @@ def test_formula_is_labelled_and_verified(fid, path):
     assert all(cells[i]["cell_type"] == "code" for i in verify)
     # The target the formula index links to sits right before a verify cell.
     target = f"(verify-{low})="
-    assert any(i > 0 and cells[i - 1]["cell_type"] == "markdown"
-               and target in source(cells[i - 1]) for i in verify), \
-        f"{path.name}: no `{target}` target in the markdown cell just before a verify:{fid} cell"
+    assert any(
+        i > 0 and cells[i - 1]["cell_type"] == "markdown" and target in source(cells[i - 1])
+        for i in verify
+    ), f"{path.name}: no `{target}` target in the markdown cell just before a verify:{fid} cell"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -135,8 +140,15 @@ def test_chapter_has_exercises_and_corrections_in_place(path):
     text = markdown(nb)
     assert len(re.findall(r"```\{exercise\}", text)) >= 5
     assert len(re.findall(r"```\{solution\}", text)) >= 5
-    assert len(re.findall(r"unsupervised\.exercises|from unsupervised import exercises",
-                          "\n".join(source(c) for c in nb["cells"]))) >= 1
+    assert (
+        len(
+            re.findall(
+                r"unsupervised\.exercises|from unsupervised import exercises",
+                "\n".join(source(c) for c in nb["cells"]),
+            )
+        )
+        >= 1
+    )
     chapter_ids = {f["id"] for f in CATALOGUE["formulas"] if f["chapter"] == path.stem}
     for e in CATALOGUE["errata"]:
         if e["id"] in chapter_ids:
@@ -194,8 +206,10 @@ def test_no_page_is_orphaned():
     """Every page of the book (book/*.md, notebooks/*.ipynb) is reachable from the toc."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     listed = {toc["root"]} | {c["file"] for part in toc["parts"] for c in part["chapters"]}
-    pages = {str(p.relative_to(ROOT).with_suffix("")) for p in
-             [*(ROOT / "book").glob("*.md"), *(ROOT / "notebooks").glob("*.ipynb")]}
+    pages = {
+        str(p.relative_to(ROOT).with_suffix(""))
+        for p in [*(ROOT / "book").glob("*.md"), *(ROOT / "notebooks").glob("*.ipynb")]
+    }
     assert pages - listed == set(), f"pages not in _toc.yml: {sorted(pages - listed)}"
 
 
@@ -217,7 +231,7 @@ def test_lower_bounds_are_colabs_versions():
     colab_torch = re.search(r"\(Colab: (\d+\.\d+)\.\d+\+cpu\)", header).group(1)
     for name, bound in reader.items():
         assert bound == (colab_torch if name == "torch" else colab[name]), name
-    assert project["requires-python"] == ">=3.11"        # scipy 1.16 needs 3.11
+    assert project["requires-python"] == ">=3.11"  # scipy 1.16 needs 3.11
 
 
 def test_every_mutant_still_applies():
@@ -229,7 +243,9 @@ def test_every_mutant_still_applies():
     ids = {f["id"] for f in CATALOGUE["formulas"]}
     for mutant in MUTANTS:
         text = (ROOT / "src" / "unsupervised" / mutant.module).read_text(encoding="utf-8")
-        assert text.count(mutant.old) == 1, f"{mutant.name}: {mutant.old!r} not once in {mutant.module}"
+        assert text.count(mutant.old) == 1, (
+            f"{mutant.name}: {mutant.old!r} not once in {mutant.module}"
+        )
         assert mutant.formula in ids and mutant.module in TESTS
     assert all((ROOT / t).is_file() for tests in TESTS.values() for t in tests)
 
@@ -258,5 +274,6 @@ def test_formula_names_its_code_and_tests(formula):
     for name in formula["tests"]:
         file, test = name.split("::")
         tree = ast.parse((ROOT / file).read_text(encoding="utf-8"))
-        assert any(isinstance(n, ast.FunctionDef) and n.name == test for n in tree.body), \
+        assert any(isinstance(n, ast.FunctionDef) and n.name == test for n in tree.body), (
             f"{fid}: no test {name}"
+        )

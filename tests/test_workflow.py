@@ -33,7 +33,7 @@ def test_colab_runtime_job_runs_weekly_and_reports_failures():
     """The colab-runtime job: weekly and on demand, every edition in Colab's own image
     (tools/colab_runtime.sh), and an issue opened when it fails."""
     book = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
-    triggers = book[True]                                  # YAML reads the key `on` as True
+    triggers = book[True]  # YAML reads the key `on` as True
     assert "workflow_dispatch" in triggers and triggers["schedule"]
     job = book["jobs"]["colab-runtime"]
     assert "schedule" in job["if"] and "workflow_dispatch" in job["if"]

@@ -37,8 +37,14 @@ def main(argv: list[str]) -> int:
         if committed != built:
             stale.append(name)
             if check:
-                diff = difflib.unified_diff(committed.splitlines(), built.splitlines(),
-                                            f"colab/{name}", f"_build/colab/{name}", lineterm="", n=1)
+                diff = difflib.unified_diff(
+                    committed.splitlines(),
+                    built.splitlines(),
+                    f"colab/{name}",
+                    f"_build/colab/{name}",
+                    lineterm="",
+                    n=1,
+                )
                 print("\n".join(list(diff)[:40]))
             else:
                 EDITION.mkdir(exist_ok=True)
@@ -52,8 +58,11 @@ def main(argv: list[str]) -> int:
             (EDITION / name).unlink()
             print("removed", f"colab/{name}", "(no such chapter)")
     if check and stale:
-        print("the Colab edition is out of date (run `make sync` and commit colab/):",
-              *stale, sep="\n  ")
+        print(
+            "the Colab edition is out of date (run `make sync` and commit colab/):",
+            *stale,
+            sep="\n  ",
+        )
         return 1
     return 0
 

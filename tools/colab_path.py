@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import queue
 import re
 import shutil
@@ -63,8 +62,8 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_PYTHON = ROOT / ".venv-colab" / "bin" / "python"
 LANES = ROOT / "_build" / "colab-lanes"
-WORKERS = 2                                   # notebooks at a time (the machines have 2 cores)
-DISTRIBUTION = "unsupervised"                 # the name in pyproject.toml
+WORKERS = 2  # notebooks at a time (the machines have 2 cores)
+DISTRIBUTION = "unsupervised"  # the name in pyproject.toml
 EDITION = ROOT / "colab"
 CHAPTERS = ROOT / "notebooks"
 CONTROL = EDITION / "01_sparse_coding.ipynb"
@@ -72,22 +71,38 @@ CONTROL = EDITION / "01_sparse_coding.ipynb"
 
 def check_environment() -> None:
     """.venv-colab holds exactly the versions requirements-colab.txt pins (Colab's)."""
-    pins = dict(re.findall(r"^([\w.-]+)==([\w.+-]+)", (ROOT / "requirements-colab.txt")
-                           .read_text(encoding="utf-8"), re.M))
-    installed = json.loads(run(COLAB_PYTHON, "-c", "import json, importlib.metadata as m; "
-                               "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): "
-                               "d.version for d in m.distributions()}))"))
-    wrong = [f"{name}=={want} (installed: {installed.get(name.lower().replace('_', '-'))})"
-             for name, want in pins.items()
-             if installed.get(name.lower().replace("_", "-"), "").split("+")[0] != want.split("+")[0]]
+    pins = dict(
+        re.findall(
+            r"^([\w.-]+)==([\w.+-]+)",
+            (ROOT / "requirements-colab.txt").read_text(encoding="utf-8"),
+            re.M,
+        )
+    )
+    installed = json.loads(
+        run(
+            COLAB_PYTHON,
+            "-c",
+            "import json, importlib.metadata as m; "
+            "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): "
+            "d.version for d in m.distributions()}))",
+        )
+    )
+    wrong = [
+        f"{name}=={want} (installed: {installed.get(name.lower().replace('_', '-'))})"
+        for name, want in pins.items()
+        if installed.get(name.lower().replace("_", "-"), "").split("+")[0] != want.split("+")[0]
+    ]
     if wrong:
-        sys.exit("the colab-like environment is not the pinned one (run `make clean colab-env`):\n  "
-                 + "\n  ".join(wrong))
+        sys.exit(
+            "the colab-like environment is not the pinned one (run `make clean colab-env`):\n  "
+            + "\n  ".join(wrong)
+        )
 
 
 def run(*command: str | Path) -> str:
-    return subprocess.run([str(c) for c in command], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        [str(c) for c in command], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def build_wheel() -> Path:
@@ -95,15 +110,15 @@ def build_wheel() -> Path:
     wheels = LANES / "wheel"
     shutil.rmtree(wheels, ignore_errors=True)
     run(COLAB_PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", wheels, ROOT)
-    shutil.rmtree(ROOT / "build", ignore_errors=True)       # pip builds the checkout in place
+    shutil.rmtree(ROOT / "build", ignore_errors=True)  # pip builds the checkout in place
     (wheel,) = wheels.glob(f"{DISTRIBUTION}-*.whl")
     return wheel
 
 
 @dataclass(frozen=True)
 class Lane:
-    kernel: str                               # the Jupyter kernel that runs in it
-    python: Path                              # its interpreter
+    kernel: str  # the Jupyter kernel that runs in it
+    python: Path  # its interpreter
 
 
 def make_lane(number: int, wheel: Path) -> Lane:
@@ -120,49 +135,71 @@ def make_lane(number: int, wheel: Path) -> Lane:
     base = run(COLAB_PYTHON, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
     own = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
     Path(own.strip(), "colab-like.pth").write_text(base.strip() + "\n", encoding="utf-8")
-    if run(python, "-c", "import importlib.util as u; print(u.find_spec('unsupervised'))"
-           ).strip() != "None":
-        sys.exit(f"{lane} imports `unsupervised` before any notebook installed it: "
-                 "the test would prove nothing (uninstall it from .venv-colab)")
+    if (
+        run(python, "-c", "import importlib.util as u; print(u.find_spec('unsupervised'))").strip()
+        != "None"
+    ):
+        sys.exit(
+            f"{lane} imports `unsupervised` before any notebook installed it: "
+            "the test would prove nothing (uninstall it from .venv-colab)"
+        )
     name = f"colab-like-{number}"
     spec = Path(sysconfig.get_path("data"), "share", "jupyter", "kernels", name)
     spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Python 3 (colab-like, lane {number})",
-        "language": "python",
-        "env": {"UNSUPERVISED_BOOK_INSTALL": str(wheel), "UNSUPERVISED_BOOK_GLUE": "1",
-                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                # debugpy (Colab's 1.8.15) warns at every start on Python 3.11 otherwise
-                "PYDEVD_DISABLE_FILE_VALIDATION": "1"},
-    }, indent=1), encoding="utf-8")
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": f"Python 3 (colab-like, lane {number})",
+                "language": "python",
+                "env": {
+                    "UNSUPERVISED_BOOK_INSTALL": str(wheel),
+                    "UNSUPERVISED_BOOK_GLUE": "1",
+                    "OMP_NUM_THREADS": "1",
+                    "MKL_NUM_THREADS": "1",
+                    # debugpy (Colab's 1.8.15) warns at every start on Python 3.11 otherwise
+                    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+                },
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
     return Lane(name, python)
 
 
 def uninstall_library(lane: Lane) -> None:
     """Take the library out of a lane (a notebook before installed it there)."""
-    subprocess.run([str(lane.python), "-m", "pip", "uninstall", "--quiet", "--yes",
-                    DISTRIBUTION], capture_output=True)   # fails when not installed: fine
-    probe = subprocess.run([str(lane.python), "-c", "import unsupervised"],
-                           capture_output=True)
+    subprocess.run(
+        [str(lane.python), "-m", "pip", "uninstall", "--quiet", "--yes", DISTRIBUTION],
+        capture_output=True,
+    )  # fails when not installed: fine
+    probe = subprocess.run([str(lane.python), "-c", "import unsupervised"], capture_output=True)
     if probe.returncode == 0:
-        sys.exit(f"the colab-like environment still imports `unsupervised` after "
-                 f"uninstalling {DISTRIBUTION}: the test would prove nothing")
+        sys.exit(
+            f"the colab-like environment still imports `unsupervised` after "
+            f"uninstalling {DISTRIBUTION}: the test would prove nothing"
+        )
 
 
 def book_config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["execute"]
 
 
-def execute(nb: nbformat.NotebookNode, lane: Lane,
-            cwd: Path) -> tuple[nbformat.NotebookNode, str | None]:
+def execute(
+    nb: nbformat.NotebookNode, lane: Lane, cwd: Path
+) -> tuple[nbformat.NotebookNode, str | None]:
     """Run every cell of a copy of nb in a lane's kernel, in cwd (as the book does).
 
     Returns the executed copy and None, or the copy up to the failing cell and the error.
     """
     executed = copy.deepcopy(nb)
-    client = NotebookClient(executed, kernel_name=lane.kernel, timeout=book_config()["timeout"],
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        executed,
+        kernel_name=lane.kernel,
+        timeout=book_config()["timeout"],
+        resources={"metadata": {"path": str(cwd)}},
+    )
     try:
         client.execute()
     except CellExecutionError as error:
@@ -193,15 +230,16 @@ def cache_for_the_book(edition: Path, executed: nbformat.NotebookNode, seconds: 
     cache = get_cache(str(ROOT / book_config()["cache"]))
     cache.cache_notebook_bundle(
         CacheBundleIn(merged, str(chapter_path), data={"execution_seconds": seconds}),
-        check_validity=False, overwrite=True)
+        check_validity=False,
+        overwrite=True,
+    )
 
 
-def run_notebook(path: Path, lane: Lane) -> tuple[Path, float, nbformat.NotebookNode,
-                                                  str | None]:
+def run_notebook(path: Path, lane: Lane) -> tuple[Path, float, nbformat.NotebookNode, str | None]:
     source = nbformat.read(path, as_version=4)
     uninstall_library(lane)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as content:            # Colab's /content: empty
+    with tempfile.TemporaryDirectory() as content:  # Colab's /content: empty
         executed, error = execute(source, lane, Path(content))
     return path, time.perf_counter() - start, executed, error
 
@@ -229,8 +267,11 @@ def run_notebooks(paths: list[Path], lanes: list[Lane]) -> bool:
         for done in runs:
             path, seconds, executed, error = done.result()
             status = "passed" if error is None else "FAILED"
-            print(f"{path.relative_to(ROOT)}: {status} in the colab-like kernel "
-                  f"({seconds:.0f} s, setup cell included)", flush=True)
+            print(
+                f"{path.relative_to(ROOT)}: {status} in the colab-like kernel "
+                f"({seconds:.0f} s, setup cell included)",
+                flush=True,
+            )
             if error is None:
                 cache_for_the_book(path, executed, seconds)
             else:
@@ -242,17 +283,19 @@ def run_notebooks(paths: list[Path], lanes: list[Lane]) -> bool:
 def control_without_setup_cell(lane: Lane) -> bool:
     """The chapter without its setup cell, up to and including its imports, must fail."""
     nb = nbformat.read(CONTROL, as_version=4)
-    cells = [c for c in nb.cells if c.get("id") != "colab-setup"]     # drop the setup cell
+    cells = [c for c in nb.cells if c.get("id") != "colab-setup"]  # drop the setup cell
     if len(cells) == len(nb.cells):
         sys.exit(f"{CONTROL.name} has no setup cell (id colab-setup): the control is void")
     first_code = next(i for i, c in enumerate(cells) if c.cell_type == "code")
-    nb.cells = cells[: first_code + 1]                       # ... through the imports
+    nb.cells = cells[: first_code + 1]  # ... through the imports
     uninstall_library(lane)
     with tempfile.TemporaryDirectory() as tmp:
         _, error = execute(nb, lane, Path(tmp))
     caught = error is not None and "ModuleNotFoundError" in error
-    print(f"control: {CONTROL.name} without its setup cell "
-          f"{'fails as it must (ModuleNotFoundError)' if caught else 'DID NOT FAIL'}")
+    print(
+        f"control: {CONTROL.name} without its setup cell "
+        f"{'fails as it must (ModuleNotFoundError)' if caught else 'DID NOT FAIL'}"
+    )
     if not caught:
         print((error or "it ran without an error")[-4000:])
     return caught
@@ -272,10 +315,13 @@ def main(argv: list[str]) -> int:
         if sorted(p.name for p in EDITION.glob("*.ipynb")) != chapters:
             sys.exit("colab/ does not hold one edition per chapter: run `make sync`")
         for path in paths:
-            if not same_code(nbformat.read(path, as_version=4),
-                             nbformat.read(CHAPTERS / path.name, as_version=4)):
-                sys.exit(f"{path.relative_to(ROOT)}: its code cells are not the chapter's: "
-                         "run `make sync`")
+            if not same_code(
+                nbformat.read(path, as_version=4), nbformat.read(CHAPTERS / path.name, as_version=4)
+            ):
+                sys.exit(
+                    f"{path.relative_to(ROOT)}: its code cells are not the chapter's: "
+                    "run `make sync`"
+                )
     check_environment()
     wheel = build_wheel()
     lanes = [make_lane(number, wheel) for number in range(1, WORKERS + 1)]

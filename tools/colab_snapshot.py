@@ -24,18 +24,22 @@ def sentence(requirements: str) -> str:
     torch = re.search(r"\(Colab: ([\w.+]+)\)", requirements).group(1)
     pins = dict(re.findall(r"^([\w-]+)==([\w.+]+)", requirements, re.M))
     versions = "、".join(f"{name} {pins[name]}" for name in SHOWN)
-    return (f"每章都在一个与 Colab 运行时同版本的环境里从头到尾运行过：Google 公布的 Colab 运行时快照"
-            f"（[googlecolab/backend-info](https://github.com/googlecolab/backend-info) 的提交 "
-            f"`{commit}`，{date}）中的 {versions}，以及 ipykernel {pins['ipykernel']}、"
-            f"IPython {pins['ipython']}。与快照不同的只有两处：Python 是测试机器上的 {ours}"
-            f"（快照为 {python}），torch 用 CPU 版 {pins['torch']}（快照为 {torch}）；"
-            "每周一次的定时任务还会在 Colab 官方的运行时镜像里运行各章的 Colab 版。")
+    return (
+        f"每章都在一个与 Colab 运行时同版本的环境里从头到尾运行过：Google 公布的 Colab 运行时快照"
+        f"（[googlecolab/backend-info](https://github.com/googlecolab/backend-info) 的提交 "
+        f"`{commit}`，{date}）中的 {versions}，以及 ipykernel {pins['ipykernel']}、"
+        f"IPython {pins['ipython']}。与快照不同的只有两处：Python 是测试机器上的 {ours}"
+        f"（快照为 {python}），torch 用 CPU 版 {pins['torch']}（快照为 {torch}）；"
+        "每周一次的定时任务还会在 Colab 官方的运行时镜像里运行各章的 Colab 版。"
+    )
 
 
 def pages(root: Path = ROOT) -> dict[Path, str]:
     intro = root / "book" / "intro.md"
     text = intro.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{sentence((root / 'requirements-colab.txt').read_text(encoding='utf-8'))}\n{END}"
+    block = (
+        f"{BEGIN}\n{sentence((root / 'requirements-colab.txt').read_text(encoding='utf-8'))}\n{END}"
+    )
     if BEGIN not in text:
         raise ValueError(f"{intro} lacks the line {BEGIN!r}")
     start, end = text.index(BEGIN), text.index(END) + len(END)

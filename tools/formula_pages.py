@@ -86,11 +86,14 @@ def chapter_written(chapter: str, root: Path = ROOT) -> bool:
 
 def formula_index(cat: dict, root: Path = ROOT) -> str:
     errata_ids = {e["id"] for e in cat["errata"]}
-    out = [HEADER, "# 公式索引\n",
-           "原书本章的每一个公式都有一个固定编号。下表给出本书采用的（已更正的）形式、"
-           "推导它的方程（点击跳到推导处）、数值验证它的代码单元（标签 `verify:<编号>`），"
-           "表后列出实现它的库函数和检查这些函数的测试（链接到仓库中的源代码行）。"
-           "标 ✎ 的编号在原书中有误，见{doc}`errata`。\n"]
+    out = [
+        HEADER,
+        "# 公式索引\n",
+        "原书本章的每一个公式都有一个固定编号。下表给出本书采用的（已更正的）形式、"
+        "推导它的方程（点击跳到推导处）、数值验证它的代码单元（标签 `verify:<编号>`），"
+        "表后列出实现它的库函数和检查这些函数的测试（链接到仓库中的源代码行）。"
+        "标 ✎ 的编号在原书中有误，见{doc}`errata`。\n",
+    ]
     for chapter, name in cat["chapters"].items():
         rows = [f for f in cat["formulas"] if f["chapter"] == chapter]
         written = chapter_written(chapter, root)
@@ -99,42 +102,68 @@ def formula_index(cat: dict, root: Path = ROOT) -> str:
             out.append(f"章节：{{doc}}`../notebooks/{chapter}`\n")
         else:
             out.append("本章尚未写成；编号先列在这里，推导与验证随章节加入。\n")
-        out += ["```{list-table}", ":header-rows: 1", ":widths: 10 20 50 10 10", "",
-                "* - 编号", "  - 名称", "  - 公式", "  - 推导", "  - 验证"]
+        out += [
+            "```{list-table}",
+            ":header-rows: 1",
+            ":widths: 10 20 50 10 10",
+            "",
+            "* - 编号",
+            "  - 名称",
+            "  - 公式",
+            "  - 推导",
+            "  - 验证",
+        ]
         code_lines = []
         for f in rows:
             fid, low = f["id"], f["id"].lower()
             mark = " ✎" if fid in errata_ids else ""
             derive = f"{{eq}}`eq-{low}`" if written else "—"
             verify = f"{{ref}}`{fid} <verify-{low}>`" if written else "—"
-            out += [f"* - {fid}{mark}", f"  - {f['title']}", f"  - ${f['latex']}$",
-                    f"  - {derive}", f"  - {verify}"]
+            out += [
+                f"* - {fid}{mark}",
+                f"  - {f['title']}",
+                f"  - ${f['latex']}$",
+                f"  - {derive}",
+                f"  - {verify}",
+            ]
             if f.get("no_code"):
                 code_lines.append(f"- **{fid}**：无库函数（{f['no_code']}）")
             else:
-                code_lines.append(f"- **{fid}**：代码 {links(f.get('code', []), code_location, root)}；"
-                                  f"测试 {links(f.get('tests', []), test_location, root)}")
+                code_lines.append(
+                    f"- **{fid}**：代码 {links(f.get('code', []), code_location, root)}；"
+                    f"测试 {links(f.get('tests', []), test_location, root)}"
+                )
         out.append("```\n")
         if written:
-            out += ["实现每个公式的库函数与检查它们的测试（链接到仓库中的源代码行）：\n",
-                    *code_lines, ""]
+            out += [
+                "实现每个公式的库函数与检查它们的测试（链接到仓库中的源代码行）：\n",
+                *code_lines,
+                "",
+            ]
     return "\n".join(out)
 
 
 def errata_page(cat: dict) -> str:
-    out = [HEADER, "# 勘误\n",
-           "原书本章中有误或不准确的地方，每条一项：编号、原书印刷的形式、正确的形式，"
-           "以及证明它的代码单元。各章正文在出错处用“勘误”提示框给出同样的更正。\n"]
+    out = [
+        HEADER,
+        "# 勘误\n",
+        "原书本章中有误或不准确的地方，每条一项：编号、原书印刷的形式、正确的形式，"
+        "以及证明它的代码单元。各章正文在出错处用“勘误”提示框给出同样的更正。\n",
+    ]
     for e in cat["errata"]:
-                out += [f"## {e['id']}：{e['kind']}\n",
-                f"原书：{e['printed']}\n",
-                f"更正：{e['correct']}\n",
-                f"{e['note']}\n",
-                f"证明：{{ref}}`{e['id']} 的验证 <{e['proof']}>`\n"]
+        out += [
+            f"## {e['id']}：{e['kind']}\n",
+            f"原书：{e['printed']}\n",
+            f"更正：{e['correct']}\n",
+            f"{e['note']}\n",
+            f"证明：{{ref}}`{e['id']} 的验证 <{e['proof']}>`\n",
+        ]
     return "\n".join(out)
 
 
 def pages(root: Path = ROOT) -> dict[Path, str]:
     cat = load_catalogue(root / "book" / "formulas.yml")
-    return {root / "book" / "formula_index.md": formula_index(cat, root),
-            root / "book" / "errata.md": errata_page(cat)}
+    return {
+        root / "book" / "formula_index.md": formula_index(cat, root),
+        root / "book" / "errata.md": errata_page(cat),
+    }

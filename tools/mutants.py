@@ -35,8 +35,8 @@ from mutants_list import CHAPTERS, MUTANTS, TESTS, Mutant
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
-WORKERS = 2                                   # the machines have 2 cores
-NOTEBOOK_TIMEOUT = 900                        # seconds per cell, as generous as the book's 180 x 5
+WORKERS = 2  # the machines have 2 cores
+NOTEBOOK_TIMEOUT = 900  # seconds per cell, as generous as the book's 180 x 5
 
 
 def mutated_copy(mutant: Mutant | None, workdir: Path) -> Path:
@@ -47,15 +47,22 @@ def mutated_copy(mutant: Mutant | None, workdir: Path) -> Path:
         path = src / "unsupervised" / mutant.module
         text = path.read_text(encoding="utf-8")
         if text.count(mutant.old) != 1:
-            raise SystemExit(f"{mutant.name}: its text occurs {text.count(mutant.old)} times in "
-                             f"{mutant.module} (must be once): update tools/mutants_list.py")
+            raise SystemExit(
+                f"{mutant.name}: its text occurs {text.count(mutant.old)} times in "
+                f"{mutant.module} (must be once): update tools/mutants_list.py"
+            )
         path.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
     return src
 
 
 def run(command: list[str], src: Path, cwd: Path, timeout: float) -> bool:
     """True when the command passes with the copy `src` first on the import path."""
-    env = {**os.environ, "PYTHONPATH": str(src), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(src),
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     try:
         done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -64,15 +71,36 @@ def run(command: list[str], src: Path, cwd: Path, timeout: float) -> bool:
 
 
 def tests_pass(mutant: Mutant | None, module: str, src: Path) -> bool:
-    return run([str(PYTHON), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                *TESTS[module]], src, ROOT, timeout=1800)
+    return run(
+        [str(PYTHON), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS[module]],
+        src,
+        ROOT,
+        timeout=1800,
+    )
 
 
 def notebook_passes(formula: str, src: Path, workdir: Path) -> bool:
     notebook = ROOT / "notebooks" / f"{CHAPTERS[formula.rstrip('0123456789')]}.ipynb"
-    return run([str(PYTHON), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                f"--ExecutePreprocessor.timeout={NOTEBOOK_TIMEOUT}", "--output-dir", str(workdir),
-                "--output", "executed", str(notebook)], src, notebook.parent, timeout=3600)
+    return run(
+        [
+            str(PYTHON),
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            f"--ExecutePreprocessor.timeout={NOTEBOOK_TIMEOUT}",
+            "--output-dir",
+            str(workdir),
+            "--output",
+            "executed",
+            str(notebook),
+        ],
+        src,
+        notebook.parent,
+        timeout=3600,
+    )
 
 
 def judge(mutant: Mutant, notebooks: bool) -> tuple[Mutant, bool, bool | None, float]:
@@ -95,7 +123,9 @@ def baseline(mutants: list[Mutant], notebooks: bool) -> None:
         if notebooks:
             for formula in sorted({m.formula.rstrip("0123456789") for m in mutants}):
                 if not notebook_passes(formula, src, Path(tmp)):
-                    raise SystemExit(f"the unmutated library fails {CHAPTERS[formula]}: fix it first")
+                    raise SystemExit(
+                        f"the unmutated library fails {CHAPTERS[formula]}: fix it first"
+                    )
 
 
 def main(argv: list[str]) -> int:
@@ -110,20 +140,28 @@ def main(argv: list[str]) -> int:
             print(f"{m.name:14} {m.module:18} {m.what}")
         return 0
     notebooks = not args.tests_only
-    print(f"{len(mutants)} mutants of {len({m.formula for m in mutants})} formulas; "
-          f"baseline first", flush=True)
+    print(
+        f"{len(mutants)} mutants of {len({m.formula for m in mutants})} formulas; baseline first",
+        flush=True,
+    )
     baseline(mutants, notebooks)
     survivors = 0
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for mutant, by_tests, by_notebook, seconds in pool.map(lambda m: judge(m, notebooks),
-                                                                mutants):
+        for mutant, by_tests, by_notebook, seconds in pool.map(
+            lambda m: judge(m, notebooks), mutants
+        ):
             killed = by_tests and by_notebook is not False
             survivors += not killed
             mark = lambda k: "-" if k is None else ("killed" if k else "SURVIVED")
-            print(f"{mutant.name:14} tests {mark(by_tests):8} notebook {mark(by_notebook):8} "
-                  f"({seconds:4.0f} s)  {mutant.what}", flush=True)
-    print(f"{len(mutants) - survivors} of {len(mutants)} mutants killed by "
-          f"{'both the tests and the notebooks' if notebooks else 'the tests'}")
+            print(
+                f"{mutant.name:14} tests {mark(by_tests):8} notebook {mark(by_notebook):8} "
+                f"({seconds:4.0f} s)  {mutant.what}",
+                flush=True,
+            )
+    print(
+        f"{len(mutants) - survivors} of {len(mutants)} mutants killed by "
+        f"{'both the tests and the notebooks' if notebooks else 'the tests'}"
+    )
     return 1 if survivors else 0
 
 

@@ -14,20 +14,23 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")      # jieba's dictionary lines cannot hold spaces
+CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")  # jieba's dictionary lines cannot hold spaces
 
 
 def glossary_terms(text: str) -> list[str]:
     """The term lines of the {glossary} block: not indented, not blank, not the fence."""
     block = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
-    return [line.strip() for line in block.splitlines()
-            if line.strip() and not line.startswith((" ", "\t"))]
+    return [
+        line.strip()
+        for line in block.splitlines()
+        if line.strip() and not line.startswith((" ", "\t"))
+    ]
 
 
 def search_dict(root: Path = ROOT) -> str:
     terms = glossary_terms((root / "book" / "glossary.md").read_text(encoding="utf-8"))
     words = sorted({t for t in terms if CJK_WORD.fullmatch(t)})
-    return "".join(f"{w}\n" for w in words)       # no header: jieba would read it as a word
+    return "".join(f"{w}\n" for w in words)  # no header: jieba would read it as a word
 
 
 def pages(root: Path = ROOT) -> dict[Path, str]:

@@ -25,9 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def derived_files(root: Path = ROOT) -> dict[Path, str]:
-    return {**notebook_cells.notebooks(root), **formula_pages.pages(root),
-            **performance_page.pages(root), **search_dict.pages(root),
-            **colab_snapshot.pages(root)}
+    return {
+        **notebook_cells.notebooks(root),
+        **formula_pages.pages(root),
+        **performance_page.pages(root),
+        **search_dict.pages(root),
+        **colab_snapshot.pages(root),
+    }
 
 
 def main(argv: list[str], root: Path = ROOT) -> int:

@@ -50,8 +50,8 @@ from sphinx.locale import admonitionlabels
 from sphinx.util import logging
 
 LOGGER = logging.getLogger(__name__)
-CHAPTERS = "notebooks/"          # the docnames that get an edition
-EDITION = "colab"                # the folder, in the repository and under _build
+CHAPTERS = "notebooks/"  # the docnames that get an edition
+EDITION = "colab"  # the folder, in the repository and under _build
 
 
 class UnknownNode(Exception):
@@ -66,8 +66,10 @@ def published_url(app: Sphinx) -> str:
     repo = app.config.html_theme_options.get("repository_url", "").rstrip("/")
     match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+)", repo)
     if not match:
-        raise ValueError(f"cannot derive the published URL from repository.url {repo!r}; "
-                         "set html.baseurl in _config.yml")
+        raise ValueError(
+            f"cannot derive the published URL from repository.url {repo!r}; "
+            "set html.baseurl in _config.yml"
+        )
     owner, name = match.groups()
     return f"https://{owner.lower()}.github.io/{name}/"
 
@@ -80,7 +82,8 @@ def tex_macros(app: Sphinx) -> dict[str, str]:
 _TAKES_AN_ARGUMENT = re.compile(
     r"([\^_]|\\(hat|widehat|tilde|widetilde|bar|overline|underline|vec|dot|ddot|check|breve|"
     r"acute|grave|mathring|boldsymbol|bm|mathbf|mathrm|mathcal|mathbb|mathsf|sqrt|frac|dfrac|"
-    r"tfrac|operatorname|text))\s*$")
+    r"tfrac|operatorname|text))\s*$"
+)
 
 
 def expand_macros(tex: str, macros: dict[str, str]) -> str:
@@ -91,6 +94,7 @@ def expand_macros(tex: str, macros: dict[str, str]) -> str:
     command or ``^``/``_``) and left bare elsewhere, where braces would change the spacing
     (``\\argmax_\\theta`` keeps its limits below).
     """
+
     def body(match: re.Match) -> str:
         name = match.group(1)
         if name not in macros:
@@ -98,7 +102,7 @@ def expand_macros(tex: str, macros: dict[str, str]) -> str:
         is_argument = _TAKES_AN_ARGUMENT.search(tex[: match.start()])
         return "{" + macros[name] + "}" if is_argument else macros[name]
 
-    for _ in range(5):                                   # macros may use macros
+    for _ in range(5):  # macros may use macros
         expanded = re.sub(r"\\([A-Za-z]+)(?![A-Za-z])", body, tex)
         if expanded == tex:
             return tex
@@ -141,7 +145,7 @@ class Writer:
         self.page_url = urljoin(published_url(app), docname + ".html")
         self.numbers = app.env.toc_fignumbers.get(docname, {})
         self.citations = {c.citation_id: c for c in app.env.get_domain("cite").citations}
-        self.cited: list = []                            # citations, in order of first use
+        self.cited: list = []  # citations, in order of first use
         self.cells: list[dict] = []
         self.blocks: list[str] = []
         self.in_table = False
@@ -157,11 +161,11 @@ class Writer:
         """Sections and code cells at the top; every other node becomes a Markdown block."""
         for child in node.children:
             if isinstance(child, nodes.section):
-                self.flush()                             # a heading starts a cell (Colab's TOC)
+                self.flush()  # a heading starts a cell (Colab's TOC)
                 self.blocks.append("#" * (depth + 1) + " " + self.inline(child[0]))
                 self.walk(child, depth + 1)
             elif isinstance(child, nodes.title):
-                continue                                 # written with its section
+                continue  # written with its section
             elif isinstance(child, nodes.Element) and child.get("nb_element") == "cell_code":
                 self.flush()
                 self.cells.append({"cell_type": "code", "cell_index": child["cell_index"]})
@@ -186,8 +190,9 @@ class Writer:
             return "\n".join(self.list_item(item, "- ") for item in node.children)
         if isinstance(node, nodes.enumerated_list):
             start = node.get("start", 1)
-            return "\n".join(self.list_item(item, f"{start + i}. ")
-                             for i, item in enumerate(node.children))
+            return "\n".join(
+                self.list_item(item, f"{start + i}. ") for i, item in enumerate(node.children)
+            )
         if isinstance(node, nodes.literal_block):
             fence = "````" if "```" in node.astext() else "```"
             return f"{fence}{node.get('language', '')}\n{node.astext().rstrip()}\n{fence}"
@@ -200,11 +205,13 @@ class Writer:
         if isinstance(node, nodes.admonition) and "proof" in node["classes"]:
             return html_block("blockquote", "", self.blocks_of(node))
         if name == "exercise_enumerable_node":
-            return html_block("blockquote", f"**{self.exercise_title(node)}**",
-                              self.content(node))
+            return html_block("blockquote", f"**{self.exercise_title(node)}**", self.content(node))
         if name == "solution_node":
-            return html_block("details", f"<summary><strong>{self.solution_title(node)}"
-                              "</strong></summary>", self.content(node))
+            return html_block(
+                "details",
+                f"<summary><strong>{self.solution_title(node)}</strong></summary>",
+                self.content(node),
+            )
         if isinstance(node, nodes.Admonition):
             # The 勘误 boxes ({admonition} with a title) and {note}, {tip}, ... (titled by
             # Sphinx's label); after the exercise nodes, which are Admonitions too.
@@ -212,12 +219,15 @@ class Writer:
                 title = self.inline(node[0])
             else:
                 title = str(admonitionlabels.get(node.tagname, node.tagname))
-            body = "\n\n".join(self.block(c) for c in node.children
-                               if not isinstance(c, nodes.title))
+            body = "\n\n".join(
+                self.block(c) for c in node.children if not isinstance(c, nodes.title)
+            )
             return html_block("blockquote", f"**{title}**", body)
         if isinstance(node, nodes.Element) and node.get("nb_element"):
-            raise UnknownNode(f"{self.docname}: a code cell inside a block: the edition puts "
-                              "code cells between Markdown cells only")
+            raise UnknownNode(
+                f"{self.docname}: a code cell inside a block: the edition puts "
+                "code cells between Markdown cells only"
+            )
         if isinstance(node, (nodes.container, nodes.compound)):
             return self.blocks_of(node)
         if isinstance(node, nodes.raw) and node.get("format") == "html":
@@ -265,8 +275,9 @@ class Writer:
             rows = []
             for part in node.findall(lambda n: isinstance(n, (nodes.thead, nodes.tbody))):
                 for row in part.children:
-                    rows.append([" ".join(self.inline(p) for p in entry.children)
-                                 for entry in row.children])
+                    rows.append(
+                        [" ".join(self.inline(p) for p in entry.children) for entry in row.children]
+                    )
                     if isinstance(part, nodes.thead) and len(rows) == 1:
                         rows.append(["---"] * len(rows[0]))
         finally:
@@ -284,7 +295,7 @@ class Writer:
                 number = re.match(r"-?\d[\d.,]*(e[+-]?\d+)?", parts[i + 1])
                 if number and isinstance(node.children[i], nodes.math):
                     parts[i] = parts[i][:-1] + number.group(0) + "$"
-                    parts[i + 1] = parts[i + 1][number.end():]
+                    parts[i + 1] = parts[i + 1][number.end() :]
         return "".join(parts)
 
     def span(self, node: nodes.Node) -> str:
@@ -292,7 +303,7 @@ class Writer:
             return escape(node.astext())
         if isinstance(node, nodes.math):
             tex = expand_macros(node.astext().strip(), self.macros)
-            if self.in_table:                            # a | would split the table cell
+            if self.in_table:  # a | would split the table cell
                 tex = tex.replace(r"\|", r"\Vert ").replace("|", r"\vert ")
             return f"${tex}$"
         if isinstance(node, nodes.literal):
@@ -317,8 +328,10 @@ class Writer:
             return self.inline(node)
         if isinstance(node, nodes.target):
             return ""
-        raise UnknownNode(f"{self.docname}: no Markdown for inline <{type(node).__name__}>: "
-                          f"{node.astext()[:80]!r}")
+        raise UnknownNode(
+            f"{self.docname}: no Markdown for inline <{type(node).__name__}>: "
+            f"{node.astext()[:80]!r}"
+        )
 
     @staticmethod
     def wrap(text: str, mark: str, tag: str) -> str:
@@ -328,9 +341,9 @@ class Writer:
         text = self.inline(node)
         uri = node.get("refuri", "")
         if node.get("refid") or uri.startswith("#"):
-            return text                                  # within the page: text (see above)
+            return text  # within the page: text (see above)
         if any(isinstance(c, nodes.inline) and "std-term" in c["classes"] for c in node.children):
-            text = self.wrap(text, "**", "strong")       # a glossary term
+            text = self.wrap(text, "**", "strong")  # a glossary term
         return f"[{text}]({urljoin(self.page_url, uri)})"
 
     def citation(self, node: nodes.inline) -> str:
@@ -351,12 +364,13 @@ class Writer:
         """The reference list: every work this chapter cites, formatted as the book's page."""
         if not self.cited:
             return ""
-        order = list(self.citations.values())             # the bibliography's order (by author)
+        order = list(self.citations.values())  # the bibliography's order (by author)
         entries = sorted(self.cited, key=order.index)
-        items = [f'- {unescape_urls(c.formatted_entry.text.render_as("markdown"))}'
-                 for c in entries]
+        items = [
+            f"- {unescape_urls(c.formatted_entry.text.render_as('markdown'))}" for c in entries
+        ]
         link = urljoin(published_url(self.app), "book/references.html")
-        return f"## 参考文献\n\n" + "\n".join(items) + f"\n\n全书的参考文献见[参考文献]({link})。"
+        return "## 参考文献\n\n" + "\n".join(items) + f"\n\n全书的参考文献见[参考文献]({link})。"
 
 
 def unescape_urls(markdown: str) -> str:
@@ -387,10 +401,12 @@ def edition(app: Sphinx, docname: str, doctree: nodes.document) -> dict:
     references = writer.references()
     if references:
         cells.append({"cell_type": "markdown", "metadata": {}, "source": references})
-    note = (f"> **Colab 版**：本笔记本由 `{docname}.ipynb` 自动生成（`make sync`），请勿手改；"
-            f"网页版见[本章]({book_page})。代码单元格与书中完全相同；正文引用的数字取自本书"
-            "在与 Colab 同版本的软件环境中的执行结果（随机种子固定；换一种 CPU 或 torch 版本，"
-            "末几位可能略有不同）。")
+    note = (
+        f"> **Colab 版**：本笔记本由 `{docname}.ipynb` 自动生成（`make sync`），请勿手改；"
+        f"网页版见[本章]({book_page})。代码单元格与书中完全相同；正文引用的数字取自本书"
+        "在与 Colab 同版本的软件环境中的执行结果（随机种子固定；换一种 CPU 或 torch 版本，"
+        "末几位可能略有不同）。"
+    )
     cells.insert(1, {"cell_type": "markdown", "metadata": {}, "source": note})
     for number, cell in enumerate(cells):
         cell.setdefault("id", f"edition-{number}")
@@ -398,8 +414,12 @@ def edition(app: Sphinx, docname: str, doctree: nodes.document) -> dict:
             cell["id"] = f"edition-md-{number}"
     metadata = copy.deepcopy(source["metadata"])
     metadata["colab"] = {"provenance": [], "toc_visible": True}
-    return {"cells": cells, "metadata": metadata, "nbformat": source["nbformat"],
-            "nbformat_minor": source["nbformat_minor"]}
+    return {
+        "cells": cells,
+        "metadata": metadata,
+        "nbformat": source["nbformat"],
+        "nbformat_minor": source["nbformat_minor"],
+    }
 
 
 def write_edition(app: Sphinx, doctree: nodes.document, docname: str) -> None:
@@ -407,12 +427,15 @@ def write_edition(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         return
     out = Path(app.outdir).parent / EDITION / (Path(docname).name + ".ipynb")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(edition(app, docname, doctree), indent=1, ensure_ascii=False)
-                   + "\n", encoding="utf-8")
+    out.write_text(
+        json.dumps(edition(app, docname, doctree), indent=1, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
 
 
-def point_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict,
-                         doctree) -> None:
+def point_launch_buttons(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree
+) -> None:
     """The rocket's Colab and Binder links open the edition (colab/<chapter>.ipynb)."""
     if not pagename.startswith(CHAPTERS):
         return

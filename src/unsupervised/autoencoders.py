@@ -26,13 +26,14 @@ torch's global random state. Everything runs on the CPU unless a ``device`` is g
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._validation import check_int as _check_int, check_positive as _check_positive
+from ._validation import check_int as _check_int
+from ._validation import check_positive as _check_positive
 
 __all__ = [
     "Autoencoder",
@@ -78,8 +79,9 @@ def _check_rho_star(rho_star):
     try:
         r = float(rho_star)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"rho_star must be a number in the open interval (0, 1); "
-                         f"got {rho_star!r}") from err
+        raise ValueError(
+            f"rho_star must be a number in the open interval (0, 1); got {rho_star!r}"
+        ) from err
     if not (0.0 < r < 1.0):
         raise ValueError(f"rho_star must lie in the open interval (0, 1); got {rho_star!r}")
     return r
@@ -89,11 +91,13 @@ def _check_tensor(x, name, ndim=2):
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
     if x.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D tensor of shape (N, d); got shape "
-                         f"{tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must be a {ndim}-D tensor of shape (N, d); got shape {tuple(x.shape)}"
+        )
     if x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one row and one column; got shape "
-                         f"{tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have at least one row and one column; got shape {tuple(x.shape)}"
+        )
     if not torch.isfinite(x).all():
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     return x
@@ -147,16 +151,28 @@ class Autoencoder(nn.Module):
     input_dim, code_dim : d and p
     """
 
-    def __init__(self, encoder_sizes: Sequence[int], decoder_sizes: Sequence[int] | None = None,
-                 activation: str = "sigmoid", output_activation: str = "sigmoid", seed: int = 0,
-                 device=None, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        encoder_sizes: Sequence[int],
+        decoder_sizes: Sequence[int] | None = None,
+        activation: str = "sigmoid",
+        output_activation: str = "sigmoid",
+        seed: int = 0,
+        device=None,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         enc = self._check_sizes(encoder_sizes, "encoder_sizes")
-        dec = list(reversed(enc)) if decoder_sizes is None else self._check_sizes(
-            decoder_sizes, "decoder_sizes")
+        dec = (
+            list(reversed(enc))
+            if decoder_sizes is None
+            else self._check_sizes(decoder_sizes, "decoder_sizes")
+        )
         if dec[0] != enc[-1] or dec[-1] != enc[0]:
-            raise ValueError(f"decoder_sizes must start at the code size p = {enc[-1]} and end at "
-                             f"the input size d = {enc[0]}; got {dec}")
+            raise ValueError(
+                f"decoder_sizes must start at the code size p = {enc[-1]} and end at "
+                f"the input size d = {enc[0]}; got {dec}"
+            )
         _activation(activation, "activation")
         _activation(output_activation, "output_activation")
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
@@ -171,11 +187,13 @@ class Autoencoder(nn.Module):
                 bound = 1.0 / math.sqrt(n_in)
                 with torch.no_grad():
                     linear.weight.copy_(
-                        (2 * torch.rand(n_out, n_in, generator=generator, dtype=torch.float64)
-                         - 1) * bound)
+                        (2 * torch.rand(n_out, n_in, generator=generator, dtype=torch.float64) - 1)
+                        * bound
+                    )
                     linear.bias.copy_(
                         (2 * torch.rand(n_out, generator=generator, dtype=torch.float64) - 1)
-                        * bound)
+                        * bound
+                    )
                 modules.append(linear)
                 last = i == len(sizes) - 2
                 modules.append(_activation(last_activation if last else activation, ""))
@@ -193,13 +211,15 @@ class Autoencoder(nn.Module):
         try:
             sizes = list(sizes)
         except TypeError as err:
-            raise ValueError(f"{name} must be a sequence of positive integers; got {sizes!r}") \
-                from err
+            raise ValueError(
+                f"{name} must be a sequence of positive integers; got {sizes!r}"
+            ) from err
         if len(sizes) < 2 or not all(
-                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
-                for s in sizes):
-            raise ValueError(f"{name} must hold at least two positive integers [in, ..., out]; "
-                             f"got {sizes!r}")
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes
+        ):
+            raise ValueError(
+                f"{name} must hold at least two positive integers [in, ..., out]; got {sizes!r}"
+            )
         return [int(s) for s in sizes]
 
     @property
@@ -346,19 +366,25 @@ def kl_sparsity(z: torch.Tensor, rho_star, floor: float = _FLOOR) -> torch.Tenso
     r = _check_rho_star(rho_star)
     _check_tensor(z, "z")
     if ((z < 0) | (z > 1)).any():
-        raise ValueError("z must hold activations in [0, 1] (e.g. sigmoid outputs): rho_hat_j "
-                         "is read as the probability that unit j is active")
-    if (isinstance(floor, bool) or not isinstance(floor, (int, float))
-            or not 0 < floor < min(r, 1 - r)):
-        raise ValueError(f"floor must be a number in (0, min(rho_star, 1 - rho_star)); "
-                         f"got {floor!r}")
+        raise ValueError(
+            "z must hold activations in [0, 1] (e.g. sigmoid outputs): rho_hat_j "
+            "is read as the probability that unit j is active"
+        )
+    if (
+        isinstance(floor, bool)
+        or not isinstance(floor, (int, float))
+        or not 0 < floor < min(r, 1 - r)
+    ):
+        raise ValueError(
+            f"floor must be a number in (0, min(rho_star, 1 - rho_star)); got {floor!r}"
+        )
     return _kl_sparsity(z, r, float(floor))
 
 
 def _kl_sparsity(z, r, floor=_FLOOR):
     # The unchecked form used inside training loops (r already validated).
     mean = z.mean(dim=0)
-    rho_hat = mean.clamp(floor, 1 - floor)          # the mean itself inside the exact range
+    rho_hat = mean.clamp(floor, 1 - floor)  # the mean itself inside the exact range
     # The tangent continuation KL'(c) (mean - c) at the nearest end c of the range. Inside
     # the range mean - rho_hat == 0 exactly, so value and gradient are those of KL itself;
     # outside, the clamp's gradient is 0 and the gradient is the tangent's slope KL'(c).
@@ -393,8 +419,13 @@ def sparse_loss(eta: float, rho_star: float, lam: float = 0.0) -> Callable:
 
 
 # --------------------------------------------------------------------------- AE7
-def mask_noise(x: torch.Tensor, mu: float, generator: torch.Generator | None = None,
-               exact: bool = False, return_mask: bool = False):
+def mask_noise(
+    x: torch.Tensor,
+    mu: float,
+    generator: torch.Generator | None = None,
+    exact: bool = False,
+    return_mask: bool = False,
+):
     """Masking noise of the denoising autoencoder (AE7): set a fraction mu of the entries to 0.
 
     x_tilde = m * x. With ``exact=False`` every entry is dropped independently with
@@ -432,7 +463,7 @@ def _mask(x, mu, generator, exact):
     u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     if exact:
         n_drop = int(round(mu * x.shape[1]))
-        rank = u.argsort(dim=1).argsort(dim=1)        # a random permutation of 0..d-1 per row
+        rank = u.argsort(dim=1).argsort(dim=1)  # a random permutation of 0..d-1 per row
         keep = rank >= n_drop
     else:
         keep = u >= mu
@@ -457,10 +488,19 @@ def denoising_loss(mu: float, exact: bool = False) -> Callable:
 
 
 # --------------------------------------------------------------------------- training
-def train(model: Autoencoder, X, loss_fn: Callable | None = None, epochs: int = 100,
-          batch_size: int | None = None, lr: float = 1e-2, seed: int = 0,
-          progress: bool = False, device=None, schedule: str = "constant",
-          callback: Callable | None = None) -> np.ndarray:
+def train(
+    model: Autoencoder,
+    X,
+    loss_fn: Callable | None = None,
+    epochs: int = 100,
+    batch_size: int | None = None,
+    lr: float = 1e-2,
+    seed: int = 0,
+    progress: bool = False,
+    device=None,
+    schedule: str = "constant",
+    callback: Callable | None = None,
+) -> np.ndarray:
     """Train ``model`` on the rows of ``X`` with Adam; return the history of the loss.
 
     Parameters
@@ -502,23 +542,25 @@ def train(model: Autoencoder, X, loss_fn: Callable | None = None, epochs: int = 
     param = next(model.parameters())
     X = _as_tensor(X, "X", param.dtype, param.device)
     if X.shape[1] != model.input_dim:
-        raise ValueError(f"X must have shape (N, {model.input_dim}) to match the model; got "
-                         f"{tuple(X.shape)}")
+        raise ValueError(
+            f"X must have shape (N, {model.input_dim}) to match the model; got {tuple(X.shape)}"
+        )
     N = X.shape[0]
     batch_size = N if batch_size is None else min(_check_int(batch_size, "batch_size", 1), N)
 
     generator = torch.Generator(device=param.device).manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed + 1)  # CPU generator for randperm
     if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable callback(epoch, model) or None; got "
-                         f"{callback!r}")
+        raise ValueError(
+            f"callback must be callable callback(epoch, model) or None; got {callback!r}"
+        )
     if schedule not in ("constant", "anneal"):
         raise ValueError(f"schedule must be 'constant' or 'anneal'; got {schedule!r}")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = np.empty(epochs)
     model.train()
     if progress:
-        from tqdm.auto import tqdm   # imported only when asked for (it warns without ipywidgets)
+        from tqdm.auto import tqdm  # imported only when asked for (it warns without ipywidgets)
 
         bar = tqdm(range(epochs), desc="training", leave=False)
     else:
@@ -530,16 +572,17 @@ def train(model: Autoencoder, X, loss_fn: Callable | None = None, epochs: int = 
         order = torch.randperm(N, generator=shuffle).to(param.device) if batch_size < N else None
         total = torch.zeros((), dtype=torch.float64, device=param.device)
         for start in range(0, N, batch_size):
-            xb = X if order is None else X[order[start:start + batch_size]]
+            xb = X if order is None else X[order[start : start + batch_size]]
             loss = loss_fn(model, xb, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.detach() * xb.shape[0]
-        history[epoch] = total.item() / N          # one synchronisation per epoch
+        history[epoch] = total.item() / N  # one synchronisation per epoch
         if not math.isfinite(history[epoch]):
-            raise FloatingPointError(f"the training loss became {history[epoch]} in epoch "
-                                     f"{epoch}; lower lr (now {lr})")
+            raise FloatingPointError(
+                f"the training loss became {history[epoch]} in epoch {epoch}; lower lr (now {lr})"
+            )
         if progress:
             bar.set_postfix(loss=f"{history[epoch]:.4g}")
         if callback is not None:
@@ -548,11 +591,20 @@ def train(model: Autoencoder, X, loss_fn: Callable | None = None, epochs: int = 
     return history
 
 
-def pretrain_stacked(layer_sizes: Sequence[int], X, loss_fn: Callable | None = None,
-                     epochs: int = 100, batch_size: int | None = None, lr: float = 1e-2,
-                     seed: int = 0, activation: str = "sigmoid",
-                     output_activation: str = "sigmoid", progress: bool = False, device=None,
-                     dtype: torch.dtype = torch.float32):
+def pretrain_stacked(
+    layer_sizes: Sequence[int],
+    X,
+    loss_fn: Callable | None = None,
+    epochs: int = 100,
+    batch_size: int | None = None,
+    lr: float = 1e-2,
+    seed: int = 0,
+    activation: str = "sigmoid",
+    output_activation: str = "sigmoid",
+    progress: bool = False,
+    device=None,
+    dtype: torch.dtype = torch.float32,
+):
     """Greedy layer-wise pre-training of a stacked autoencoder (Bengio et al., 2007).
 
     For k = 1, ..., K (K = len(layer_sizes) - 1) a shallow autoencoder
@@ -580,23 +632,44 @@ def pretrain_stacked(layer_sizes: Sequence[int], X, loss_fn: Callable | None = N
     """
     sizes = Autoencoder._check_sizes(layer_sizes, "layer_sizes")
     seed = _check_int(seed, "seed", 0)
-    stacked = Autoencoder(sizes, activation=activation, output_activation=output_activation,
-                          seed=seed, device=device, dtype=dtype)
+    stacked = Autoencoder(
+        sizes,
+        activation=activation,
+        output_activation=output_activation,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+    )
     H = _as_tensor(X, "X", stacked.dtype, stacked.device)
     if H.shape[1] != sizes[0]:
-        raise ValueError(f"X must have shape (N, {sizes[0]}) to match layer_sizes; got "
-                         f"{tuple(H.shape)}")
+        raise ValueError(
+            f"X must have shape (N, {sizes[0]}) to match layer_sizes; got {tuple(H.shape)}"
+        )
     enc_linear = [m for m in stacked.encoder if isinstance(m, nn.Linear)]
     dec_linear = [m for m in stacked.decoder if isinstance(m, nn.Linear)]
     K = len(sizes) - 1
     histories = []
     for k in range(K):
-        shallow = Autoencoder([sizes[k], sizes[k + 1]], activation=activation,
-                              output_activation=output_activation if k == 0 else activation,
-                              seed=seed + k + 1, device=stacked.device, dtype=stacked.dtype)
-        histories.append(train(shallow, H, loss_fn=loss_fn, epochs=epochs,
-                               batch_size=batch_size, lr=lr, seed=seed + k + 1,
-                               progress=progress))
+        shallow = Autoencoder(
+            [sizes[k], sizes[k + 1]],
+            activation=activation,
+            output_activation=output_activation if k == 0 else activation,
+            seed=seed + k + 1,
+            device=stacked.device,
+            dtype=stacked.dtype,
+        )
+        histories.append(
+            train(
+                shallow,
+                H,
+                loss_fn=loss_fn,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                seed=seed + k + 1,
+                progress=progress,
+            )
+        )
         with torch.no_grad():
             enc_linear[k].load_state_dict(shallow.encoder[0].state_dict())
             dec_linear[K - 1 - k].load_state_dict(shallow.decoder[0].state_dict())
@@ -638,6 +711,7 @@ def principal_angles(U, V) -> np.ndarray:
 
     U, V = as_array(U, "U"), as_array(V, "V")
     if U.shape[0] != V.shape[0]:
-        raise ValueError(f"U and V must have the same number of rows d; got {U.shape} and "
-                         f"{V.shape}")
+        raise ValueError(
+            f"U and V must have the same number of rows d; got {U.shape} and {V.shape}"
+        )
     return np.sort(subspace_angles(U, V))

@@ -28,8 +28,10 @@ RECORD_PREFIX = "application/papermill.record/"
 
 def executed_for_the_book() -> bool:
     """Whether the notebook runs to make the book: glue must leave its records then."""
-    return (os.environ.get("UNSUPERVISED_BOOK_GLUE") == "1"
-            or importlib.util.find_spec("myst_nb") is not None)
+    return (
+        os.environ.get("UNSUPERVISED_BOOK_GLUE") == "1"
+        or importlib.util.find_spec("myst_nb") is not None
+    )
 
 
 def glue(name: str, value: Any, display: bool = False) -> None:
@@ -50,5 +52,4 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     bundle, metadata = format_display_data(value)
     prefix = "" if display else RECORD_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
-    ipy_display({prefix + mime: data for mime, data in bundle.items()}, raw=True,
-                metadata=metadata)
+    ipy_display({prefix + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata)

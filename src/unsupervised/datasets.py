@@ -190,9 +190,12 @@ def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True, 
     images = [img.astype(np.float64) / 255.0 for img in load_sample_images().images]
     if downscale > 1:
         k = downscale
-        images = [img[: img.shape[0] // k * k, : img.shape[1] // k * k]
-                  .reshape(img.shape[0] // k, k, img.shape[1] // k, k, -1).mean(axis=(1, 3))
-                  for img in images]
+        images = [
+            img[: img.shape[0] // k * k, : img.shape[1] // k * k]
+            .reshape(img.shape[0] // k, k, img.shape[1] // k, k, -1)
+            .mean(axis=(1, 3))
+            for img in images
+        ]
     if grey:
         images = [img.mean(axis=2) for img in images]
     if patch_size > min(min(img.shape[:2]) for img in images):

@@ -29,7 +29,8 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln, ndtr, xlog1py, xlogy
 from sklearn.exceptions import NotFittedError
 
-from ._validation import check_int as _check_int, check_positive as _check_positive
+from ._validation import check_int as _check_int
+from ._validation import check_positive as _check_positive
 
 __all__ = [
     "gaussian_mle",
@@ -408,7 +409,9 @@ class ParzenWindow(_DensityEstimator):
         lo = self._check_corner(lower, "lower", d)
         hi = self._check_corner(upper, "upper", d)
         if lo.shape != hi.shape:
-            raise ValueError(f"lower and upper must have the same shape; got {lo.shape} and {hi.shape}")
+            raise ValueError(
+                f"lower and upper must have the same shape; got {lo.shape} and {hi.shape}"
+            )
         if np.any(lo > hi):
             raise ValueError("lower must be <= upper in every coordinate")
         single = lo.ndim == 1

@@ -74,8 +74,9 @@ def gaussian_kl(mu1, cov1, mu2, cov2):
     as_numpy = not any(isinstance(a, torch.Tensor) for a in (mu1, cov1, mu2, cov2))
     mu1, cov1 = _to_tensor(mu1, "mu1"), _to_tensor(cov1, "cov1")
     mu2, cov2 = _to_tensor(mu2, "mu2"), _to_tensor(cov2, "cov2")
-    dtype = torch.promote_types(torch.promote_types(mu1.dtype, cov1.dtype),
-                                torch.promote_types(mu2.dtype, cov2.dtype))
+    dtype = torch.promote_types(
+        torch.promote_types(mu1.dtype, cov1.dtype), torch.promote_types(mu2.dtype, cov2.dtype)
+    )
     mu1, cov1, mu2, cov2 = (t.to(dtype) for t in (mu1, cov1, mu2, cov2))
     if mu1.ndim < 1:
         raise ValueError(f"mu1 must have shape (..., k); got shape {tuple(mu1.shape)}")
@@ -84,10 +85,13 @@ def gaussian_kl(mu1, cov1, mu2, cov2):
         raise ValueError(f"mu2 must have shape (..., k={k}) like mu1; got shape {tuple(mu2.shape)}")
     for name, cov in (("cov1", cov1), ("cov2", cov2)):
         if cov.ndim < 2 or cov.shape[-2:] != (k, k):
-            raise ValueError(f"{name} must have shape (..., {k}, {k}); got shape {tuple(cov.shape)}")
+            raise ValueError(
+                f"{name} must have shape (..., {k}, {k}); got shape {tuple(cov.shape)}"
+            )
     try:
-        batch = torch.broadcast_shapes(mu1.shape[:-1], cov1.shape[:-2], mu2.shape[:-1],
-                                       cov2.shape[:-2])
+        batch = torch.broadcast_shapes(
+            mu1.shape[:-1], cov1.shape[:-2], mu2.shape[:-1], cov2.shape[:-2]
+        )
     except RuntimeError as err:
         raise ValueError(
             "the batch shapes of mu1 (..., k), cov1 (..., k, k), mu2 and cov2 must broadcast; "
@@ -95,7 +99,7 @@ def gaussian_kl(mu1, cov1, mu2, cov2):
         ) from err
     L1 = _cholesky(cov1, "cov1").expand(*batch, k, k)
     L2 = _cholesky(cov2, "cov2").expand(*batch, k, k)
-    diff = (mu2 - mu1).expand(*batch, k).unsqueeze(-1)                    # (..., k, 1)
+    diff = (mu2 - mu1).expand(*batch, k).unsqueeze(-1)  # (..., k, 1)
     trace = torch.linalg.solve_triangular(L2, L1, upper=False).pow(2).sum(dim=(-2, -1))
     quad = torch.linalg.solve_triangular(L2, diff, upper=False).pow(2).sum(dim=(-2, -1))
     log_det1 = 2.0 * torch.log(torch.diagonal(L1, dim1=-2, dim2=-1)).sum(-1)
@@ -107,6 +111,7 @@ def gaussian_kl(mu1, cov1, mu2, cov2):
 # =========================================================================== grid divergences
 # Added for the GAN chapter (GA6-GA10): KL and JS divergences between densities given by
 # their values on a grid. Independent of gaussian_kl above.
+
 
 def _grid_dx(dx):
     try:

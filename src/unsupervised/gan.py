@@ -39,7 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import check_density, check_int as _check_int, check_positive as _check_positive
+from ._validation import check_density
+from ._validation import check_int as _check_int
+from ._validation import check_positive as _check_positive
 
 __all__ = [
     "Generator",
@@ -162,16 +164,17 @@ class Discriminator(nn.Module):
         hidden = _check_hidden(hidden)
         slope = float(negative_slope)
         with _weights_seed(seed):
-            self.net = _mlp((self.data_dim * self.packing, *hidden, 1),
-                            lambda: nn.LeakyReLU(slope))
+            self.net = _mlp((self.data_dim * self.packing, *hidden, 1), lambda: nn.LeakyReLU(slope))
 
     def forward(self, x):
         """Logits of shape (N / m,) for x of shape (N, d)."""
         if x.ndim != 2 or x.shape[1] != self.data_dim:
             raise ValueError(f"x must have shape (N, {self.data_dim}); got {tuple(x.shape)}")
         if x.shape[0] % self.packing:
-            raise ValueError(f"the number of samples in x ({x.shape[0]}) must be divisible by "
-                             f"packing = {self.packing}")
+            raise ValueError(
+                f"the number of samples in x ({x.shape[0]}) must be divisible by "
+                f"packing = {self.packing}"
+            )
         return self.net(x.reshape(-1, self.data_dim * self.packing)).squeeze(-1)
 
 
@@ -225,13 +228,19 @@ class DCGANGenerator(nn.Module):
         self.image_size = _check_image_size(image_size)
         self.channels = _check_int(channels, "channels", 1)
         width = _check_int(width, "width", 1)
-        n_up = int(math.log2(self.image_size)) - 2          # stride-2 layers after the 4x4 map
+        n_up = int(math.log2(self.image_size)) - 2  # stride-2 layers after the 4x4 map
         ch = width * 2 ** (n_up - 1)
-        layers = [nn.ConvTranspose2d(self.latent_dim, ch, 4, 1, 0, bias=False),
-                  nn.BatchNorm2d(ch), nn.ReLU()]
+        layers = [
+            nn.ConvTranspose2d(self.latent_dim, ch, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ch),
+            nn.ReLU(),
+        ]
         for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(ch // 2), nn.ReLU()]
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ch // 2),
+                nn.ReLU(),
+            ]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, self.channels, 4, 2, 1, bias=False), nn.Tanh()]
         with _weights_seed(seed):
@@ -282,8 +291,11 @@ class DCGANDiscriminator(nn.Module):
         layers = [nn.Conv2d(self.channels, width, 4, 2, 1), nn.LeakyReLU(slope)]
         ch = width
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ch),
-                       nn.LeakyReLU(slope)]
+            layers += [
+                nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(2 * ch),
+                nn.LeakyReLU(slope),
+            ]
             ch *= 2
         layers += [nn.Conv2d(ch, 1, 4, 1, 0)]
         with _weights_seed(seed):
@@ -293,8 +305,9 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x):
         shape = (self.channels, self.image_size, self.image_size)
         if x.ndim != 4 or tuple(x.shape[1:]) != shape:
-            raise ValueError(f"x must have shape (N, {', '.join(map(str, shape))}); "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (N, {', '.join(map(str, shape))}); got {tuple(x.shape)}"
+            )
         return self.net(x).reshape(-1)
 
 
@@ -417,9 +430,24 @@ def _as_data(data, device, dtype):
     return t.to(device=device, dtype=dtype)
 
 
-def train_gan(generator, discriminator, data, *, n_steps=1000, batch_size=128, lr=2e-4,
-              lr_d=None, betas=(0.5, 0.999), loss="non_saturating", d_steps=1, seed=0,
-              snapshot_every=0, n_snapshot=512, progress=False, device=None):
+def train_gan(
+    generator,
+    discriminator,
+    data,
+    *,
+    n_steps=1000,
+    batch_size=128,
+    lr=2e-4,
+    lr_d=None,
+    betas=(0.5, 0.999),
+    loss="non_saturating",
+    d_steps=1,
+    seed=0,
+    snapshot_every=0,
+    n_snapshot=512,
+    progress=False,
+    device=None,
+):
     """Train a GAN by alternating gradient steps (Adam) on the two losses.
 
     Each step: ``d_steps`` updates of the discriminator on ``discriminator_loss`` (a batch of
@@ -465,8 +493,10 @@ def train_gan(generator, discriminator, data, *, n_steps=1000, batch_size=128, l
         raise ValueError(f"loss must be one of {_GENERATOR_LOSSES}; got {loss!r}")
     packing = getattr(discriminator, "packing", 1)
     if batch_size % packing:
-        raise ValueError(f"batch_size ({batch_size}) must be divisible by the discriminator's "
-                         f"packing ({packing})")
+        raise ValueError(
+            f"batch_size ({batch_size}) must be divisible by the discriminator's "
+            f"packing ({packing})"
+        )
     if device is not None:
         generator.to(device)
         discriminator.to(device)
@@ -524,12 +554,18 @@ def train_gan(generator, discriminator, data, *, n_steps=1000, batch_size=128, l
         if snapshot_every and step % snapshot_every == 0 and step != n_steps:
             snapshot(step)
         if progress and step % 50 == 0:
-            bar.set_postfix({"D loss": f"{d_hist[step - 1]:.3f}",
-                             "G loss": f"{g_hist[step - 1]:.3f}"})
+            bar.set_postfix(
+                {"D loss": f"{d_hist[step - 1]:.3f}", "G loss": f"{g_hist[step - 1]:.3f}"}
+            )
     snapshot(n_steps)
-    return {"d_loss": d_hist, "g_loss": g_hist, "d_of_fake": dg_hist,
-            "snapshot_steps": np.array(snap_steps),
-            "snapshots": np.stack(snaps), "seconds": time.perf_counter() - start}
+    return {
+        "d_loss": d_hist,
+        "g_loss": g_hist,
+        "d_of_fake": dg_hist,
+        "snapshot_steps": np.array(snap_steps),
+        "snapshots": np.stack(snaps),
+        "seconds": time.perf_counter() - start,
+    }
 
 
 # --------------------------------------------------------------------------- metrics
@@ -567,7 +603,7 @@ def mode_coverage(samples, centers, std, threshold=3.0, min_count=1):
     std = _check_positive(std, "std")
     threshold = _check_positive(threshold, "threshold")
     min_count = _check_int(min_count, "min_count", 1)
-    d2 = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)          # (N, K)
+    d2 = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)  # (N, K)
     nearest = d2.argmin(axis=1)
     good = d2[np.arange(len(X)), nearest] < (threshold * std) ** 2
     counts = np.bincount(nearest[good], minlength=len(C))

@@ -145,10 +145,12 @@ _FONT_AWESOME_ICON = re.compile(r'<i class="fa fa-([a-z-]+(?: fa-flip-horizontal
 
 def _inline_icon(match: re.Match) -> str:
     shape = _ICON_SHAPES.get(match.group(1))
-    if shape is None:   # an icon a later matplotlib added: its title still names the button
+    if shape is None:  # an icon a later matplotlib added: its title still names the button
         return ""
-    return ('<svg viewBox="0 0 16 16" width="1em" height="1em" fill="currentColor" '
-            f'aria-hidden="true" style="vertical-align: -0.125em">{shape}</svg>')
+    return (
+        '<svg viewBox="0 0 16 16" width="1em" height="1em" fill="currentColor" '
+        f'aria-hidden="true" style="vertical-align: -0.125em">{shape}</svg>'
+    )
 
 
 def animation_html(anim, default_mode: str = "loop") -> str:

@@ -156,14 +156,18 @@ def soft_threshold(v, t):
 
 _SMOOTH = {
     # name: (h(u), h'(u), h''(u), -min_u h''(u)) of the per-coordinate penalty
-    "log": (lambda u: np.log1p(u * u),
-            lambda u: 2.0 * u / (1.0 + u * u),
-            lambda u: 2.0 * (1.0 - u * u) / (1.0 + u * u) ** 2,
-            0.25),                                   # h'' is smallest at u^2 = 3
-    "exp": (lambda u: -np.exp(-u * u),
-            lambda u: 2.0 * u * np.exp(-u * u),
-            lambda u: (2.0 - 4.0 * u * u) * np.exp(-u * u),
-            4.0 * math.exp(-1.5)),                   # h'' is smallest at u^2 = 3/2
+    "log": (
+        lambda u: np.log1p(u * u),
+        lambda u: 2.0 * u / (1.0 + u * u),
+        lambda u: 2.0 * (1.0 - u * u) / (1.0 + u * u) ** 2,
+        0.25,
+    ),  # h'' is smallest at u^2 = 3
+    "exp": (
+        lambda u: -np.exp(-u * u),
+        lambda u: 2.0 * u * np.exp(-u * u),
+        lambda u: (2.0 - 4.0 * u * u) * np.exp(-u * u),
+        4.0 * math.exp(-1.5),
+    ),  # h'' is smallest at u^2 = 3/2
 }
 
 
@@ -188,7 +192,7 @@ def _prox_smooth(v, t, kind, n_grid=65, n_newton=50):
     rows = np.arange(a.size)
     if convex:
         lo, hi = np.zeros_like(a), a.copy()
-        u = a / (1.0 + 2.0 * t)                      # the root when h is replaced by u^2
+        u = a / (1.0 + 2.0 * t)  # the root when h is replaced by u^2
         has_root = np.ones(a.size, dtype=bool)
     else:
         grid = a[:, None] * np.linspace(0.0, 1.0, n_grid)[None, :]
@@ -204,7 +208,7 @@ def _prox_smooth(v, t, kind, n_grid=65, n_newton=50):
         return x - a + t * dh(x)
 
     if not convex:
-        has_root = (phi(lo) <= 0) & (phi(hi) >= 0)   # else the minimiser is a bracket end
+        has_root = (phi(lo) <= 0) & (phi(hi) >= 0)  # else the minimiser is a bracket end
     for _ in range(n_newton):
         f = phi(u)
         lo = np.where(has_root & (f < 0), u, lo)
@@ -292,8 +296,9 @@ def sklearn_alpha(eta):
 
 
 # --------------------------------------------------------------------------- SC6: encoders
-def encode(X, A, eta, penalty="l1", method="auto", max_iter=None, tol=None, init=None,
-           return_history=False):
+def encode(
+    X, A, eta, penalty="l1", method="auto", max_iter=None, tol=None, init=None, return_history=False
+):
     """SC6: for a fixed dictionary, the code of every sample,
     z^(n) = argmin_z ||x^(n) - A z||^2 + eta * rho(z).
 
@@ -340,8 +345,10 @@ def encode(X, A, eta, penalty="l1", method="auto", max_iter=None, tol=None, init
     if method == "auto":
         method = "active_set" if penalty == "l1" else "ista"
     if method in ("active_set", "fista") and penalty != "l1":
-        raise ValueError(f"method={method!r} needs penalty='l1' (the convex one); "
-                         f"use method='ista' for penalty={penalty!r}")
+        raise ValueError(
+            f"method={method!r} needs penalty='l1' (the convex one); "
+            f"use method='ista' for penalty={penalty!r}"
+        )
     N, p = X.shape[0], A.shape[1]
     if init is not None:
         init = _check_matrix(init, "init", ncols=p, nrows=N, allow_1d=True)
@@ -354,8 +361,7 @@ def encode(X, A, eta, penalty="l1", method="auto", max_iter=None, tol=None, init
     if method == "active_set":
         Z, history = _active_set(X, A, eta, max_iter, tol, init)
     else:
-        Z, history = _proximal_gradient(X, A, eta, penalty, method == "fista", max_iter, tol,
-                                        init)
+        Z, history = _proximal_gradient(X, A, eta, penalty, method == "fista", max_iter, tol, init)
     if one:
         Z = Z[0]
     return (Z, np.asarray(history)) if return_history else Z
@@ -417,8 +423,10 @@ def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25
         if it % check_every == check_every - 1:
             C = B[todo] - Z[todo] @ G
             on = Z[todo] != 0
-            viol = np.maximum(np.where(on, np.abs(C - t * np.sign(Z[todo])), 0.0),
-                              np.where(on, 0.0, np.abs(C) - t)).max(axis=1)
+            viol = np.maximum(
+                np.where(on, np.abs(C - t * np.sign(Z[todo])), 0.0),
+                np.where(on, 0.0, np.abs(C) - t),
+            ).max(axis=1)
             todo = todo[viol > kkt_tol]
             if todo.size == 0:
                 break
@@ -448,14 +456,14 @@ def _drop_slots(H, mask, rows, slots):
     Returns the rows whose pivot H[j, j] was not positive (rounding has spoilt H there)."""
     bad = []
     while rows.size:
-        _, first = np.unique(rows, return_index=True)     # one slot per row at a time
+        _, first = np.unique(rows, return_index=True)  # one slot per row at a time
         r, j = rows[first], slots[first]
         col = H[r, :, j]
         row = H[r, j, :]
         piv = H[r, j, j]
         good = np.isfinite(piv) & (piv > 0)
         piv = np.where(good, piv, 1.0)
-        with np.errstate(over="ignore", invalid="ignore"):   # a tiny pivot: caught below
+        with np.errstate(over="ignore", invalid="ignore"):  # a tiny pivot: caught below
             H[r] -= col[:, :, None] * (row / piv[:, None])[:, None, :]
         H[r, j, :] = 0.0
         H[r, :, j] = 0.0
@@ -502,8 +510,12 @@ def _feature_sign_rows(M, b_S, theta, z_old, mask, t, max_inner=64):
         sol0 = None
         first_ok = np.zeros(n, dtype=bool)
     if first_ok.all():
-        return np.where(mask, sol0, 0.0), np.ones(n, dtype=bool), np.ones(n, dtype=bool), \
-            np.any(mask & (z_old == 0), axis=1) | np.any(mask & (sol0 != z_old), axis=1)
+        return (
+            np.where(mask, sol0, 0.0),
+            np.ones(n, dtype=bool),
+            np.ones(n, dtype=bool),
+            np.any(mask & (z_old == 0), axis=1) | np.any(mask & (sol0 != z_old), axis=1),
+        )
     rest = np.nonzero(~first_ok)[0]
     z_out = np.zeros((n, k))
     full_out = np.zeros(n, dtype=bool)
@@ -514,8 +526,9 @@ def _feature_sign_rows(M, b_S, theta, z_old, mask, t, max_inner=64):
         z_out[done] = np.where(mask[done], sol0[done], 0.0)
         full_out[done] = True
         prog_out[done] = True
-    z_r, f_r, o_r, p_r = _feature_sign_inner(M[rest], b_S[rest], theta[rest], z_old[rest],
-                                             mask[rest], t, max_inner)
+    z_r, f_r, o_r, p_r = _feature_sign_inner(
+        M[rest], b_S[rest], theta[rest], z_old[rest], mask[rest], t, max_inner
+    )
     z_out[rest], full_out[rest], ok_out[rest], prog_out[rest] = z_r, f_r, o_r, p_r
     return z_out, full_out, ok_out, prog_out
 
@@ -575,12 +588,12 @@ def _feature_sign_inner(M, b_S, theta, z_old, mask, t, max_inner):
             s_sorted = np.take_along_axis(s, order, axis=1)
             alpha = np.take_along_axis(np.where(w, -th_p * zo, 0.0), order, axis=1)
             beta = np.take_along_axis(np.where(w, -th_p * dz, 0.0), order, axis=1)
-            cum_a = np.cumsum(alpha, axis=1) - alpha        # crossings strictly before
+            cum_a = np.cumsum(alpha, axis=1) - alpha  # crossings strictly before
             cum_b = np.cumsum(beta, axis=1) - beta
             s_c = np.where(np.isfinite(s_sorted), s_sorted, 1.0)
             F = 0.5 * (1.0 - s_c) ** 2 * quad[:, None] + 2.0 * t * (cum_a + s_c * cum_b)
             F = np.where(np.isfinite(s_sorted), F, np.inf)
-            F1 = 2.0 * t * (alpha.sum(axis=1) + beta.sum(axis=1))   # at s = 1
+            F1 = 2.0 * t * (alpha.sum(axis=1) + beta.sum(axis=1))  # at s = 1
             best = np.argmin(F, axis=1)
             ar = np.arange(P.size)
             F_best = F[ar, best]
@@ -599,7 +612,7 @@ def _feature_sign_inner(M, b_S, theta, z_old, mask, t, max_inner):
             spoilt[_drop_slots(H, mask, rows[rr], jj)] = True
             new[rows[rr], jj] = False
             stuck = s_best <= 0
-            done_here[P[stuck]] = True            # no progress possible here: stop
+            done_here[P[stuck]] = True  # no progress possible here: stop
         live = live[~done_here & ~spoilt[live]]
     full &= ~spoilt
     progress = stepped | np.any(new & mask & (z != 0), axis=1)
@@ -608,8 +621,34 @@ def _feature_sign_inner(M, b_S, theta, z_old, mask, t, max_inner):
 
 # Upper set sizes of the buckets in which samples are solved together: a K x K solve costs
 # ~K^3, so a sample should not be padded to a much larger K than its own.
-_BUCKETS = (2, 4, 6, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 80, 96, 128,
-            192, 256, 384, 512, 1 << 62)
+_BUCKETS = (
+    2,
+    4,
+    6,
+    8,
+    12,
+    16,
+    20,
+    24,
+    28,
+    32,
+    36,
+    40,
+    44,
+    48,
+    52,
+    56,
+    60,
+    64,
+    80,
+    96,
+    128,
+    192,
+    256,
+    384,
+    512,
+    1 << 62,
+)
 
 
 # At most this many atoms enter a set in one round: larger batches cost more (bigger systems,
@@ -629,18 +668,18 @@ def _active_set(X, A, eta, max_rounds, tol, init):
     p = A.shape[1]
     t = 0.5 * eta
     G = A.T @ A
-    B = X @ A                                   # b^(n) = A^T x^(n), one row per sample
+    B = X @ A  # b^(n) = A^T x^(n), one row per sample
     Z = np.zeros((N, p)) if init is None else init.copy()
     active = Z != 0
     theta = np.sign(Z)
-    needs_kkt = ~active.any(axis=1)             # the code is exact on its (empty) set
+    needs_kkt = ~active.any(axis=1)  # the code is exact on its (empty) set
     n_add = np.full(N, _FIRST_ADD, dtype=np.int64)  # atoms a sample may add in one round
     just_added = np.zeros(N, dtype=bool)
     fallback = np.zeros(N, dtype=bool)
-    refresh = np.zeros(N, dtype=np.int64)      # solves redone because of drift
+    refresh = np.zeros(N, dtype=np.int64)  # solves redone because of drift
     todo = np.arange(N)
     kkt_tol = tol * t
-    usable = np.diag(G) > 0                     # a zero atom can never enter a code
+    usable = np.diag(G) > 0  # a zero atom can never enter a code
     history = []
 
     for _ in range(max_rounds):
@@ -662,7 +701,7 @@ def _active_set(X, A, eta, max_rounds, tol, init):
                 dev = np.abs(C[ar, ac] - t * theta[check[ar], ac])
                 drift = np.zeros(check.size)
                 np.maximum.at(drift, ar, dev)
-                absC[ar, ac] = 0.0                      # atoms in the set are not candidates
+                absC[ar, ac] = 0.0  # atoms in the set are not candidates
                 stale = drift > 1e-8 * t
             else:
                 stale = np.zeros(check.size, dtype=bool)
@@ -718,7 +757,7 @@ def _active_set(X, A, eta, max_rounds, tol, init):
         K = max(int(counts.max()), 1)
         idx_all = np.zeros((todo.size, K), dtype=np.intp)
         idx_all[r, slot] = c
-        full = counts == 0                      # an empty set: z = 0 is exact on it
+        full = counts == 0  # an empty set: z = 0 is exact on it
         ok = np.ones(todo.size, dtype=bool)
         moved = np.ones(todo.size, dtype=bool)
         Z_new = np.zeros((todo.size, K))
@@ -734,7 +773,7 @@ def _active_set(X, A, eta, max_rounds, tol, init):
             M = G[idx[:, :, None], idx[:, None, :]]
             M[~(mask[:, :, None] & mask[:, None, :])] = 0.0
             diag = np.arange(k)
-            M[:, diag, diag] += ~mask           # identity on the padding
+            M[:, diag, diag] += ~mask  # identity on the padding
             sample = todo[rows][:, None]
             th = np.where(mask, theta[sample, idx], 0.0)
             z_old = np.where(mask, Z[sample, idx], 0.0)
@@ -796,9 +835,20 @@ def dictionary_objective(X, A, Z, eta, lam, penalty="l1"):
     return objective(X, A, Z, eta, penalty) + 0.5 * lam * float(np.sum(A * A))
 
 
-def learn_dictionary(X, n_atoms, eta, lam, n_iter, penalty="l1", seed=0, progress=False,
-                     init=None, normalize_atoms=False, resample_unused=False,
-                     encode_kwargs=None):
+def learn_dictionary(
+    X,
+    n_atoms,
+    eta,
+    lam,
+    n_iter,
+    penalty="l1",
+    seed=0,
+    progress=False,
+    init=None,
+    normalize_atoms=False,
+    resample_unused=False,
+    encode_kwargs=None,
+):
     """Alternating optimisation of J(A, Z) = L(A, Z) + (lam / 2) ||A||_F^2: encode with the
     dictionary fixed (SC6), then update the dictionary in closed form with the codes fixed
     (SC7), ``n_iter`` times.
@@ -854,8 +904,10 @@ def learn_dictionary(X, n_atoms, eta, lam, n_iter, penalty="l1", seed=0, progres
         norms = np.linalg.norm(X, axis=1)
         candidates = np.nonzero(norms > 0)[0]
         if candidates.size < n_atoms:
-            raise ValueError(f"n_atoms must not exceed the number of non-zero rows of X "
-                             f"({candidates.size}) when init is None; got {n_atoms}")
+            raise ValueError(
+                f"n_atoms must not exceed the number of non-zero rows of X "
+                f"({candidates.size}) when init is None; got {n_atoms}"
+            )
         pick = rng.choice(candidates, size=n_atoms, replace=False)
         A = (X[pick] / norms[pick, None]).T.copy()
     else:
@@ -865,8 +917,7 @@ def learn_dictionary(X, n_atoms, eta, lam, n_iter, penalty="l1", seed=0, progres
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_iter, desc="learn_dictionary")
-    keys = ("objective", "objective_codes", "loss", "nonzeros", "unused", "resampled",
-            "seconds")
+    keys = ("objective", "objective_codes", "loss", "nonzeros", "unused", "resampled", "seconds")
     hist = {k: [] for k in keys}
     start = time.perf_counter()
     Z = None
@@ -907,7 +958,7 @@ def learn_dictionary(X, n_atoms, eta, lam, n_iter, penalty="l1", seed=0, progres
             bar.set_postfix(J=f"{hist['objective'][-1]:.6g}", nnz=f"{hist['nonzeros'][-1]:.1f}")
     if bar is not None:
         bar.close()
-    Z = _encode_monotone(X, A, eta, penalty, Z, kwargs)   # the codes of the final dictionary
+    Z = _encode_monotone(X, A, eta, penalty, Z, kwargs)  # the codes of the final dictionary
     return A, Z, {k: np.asarray(v) for k, v in hist.items()}
 
 
@@ -915,8 +966,9 @@ def _encode_monotone(X, A, eta, penalty, Z_prev, kwargs):
     """encode() warm-started at Z_prev; a sample keeps Z_prev where that is not worse."""
     Z = encode(X, A, eta, penalty=penalty, init=Z_prev, **kwargs)
     if Z_prev is not None:
-        worse = (_per_sample_objective(X, A, Z, eta, penalty)
-                 > _per_sample_objective(X, A, Z_prev, eta, penalty))
+        worse = _per_sample_objective(X, A, Z, eta, penalty) > _per_sample_objective(
+            X, A, Z_prev, eta, penalty
+        )
         Z[worse] = Z_prev[worse]
     return Z
 

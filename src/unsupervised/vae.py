@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from ._validation import check_int as _check_int, check_positive as _check_positive
+from ._validation import check_int as _check_int
+from ._validation import check_positive as _check_positive
 
 __all__ = [
     "reparameterize",
@@ -195,9 +196,9 @@ class InferenceNetwork(nn.Module):
         n_hidden = _check_int(n_hidden, "n_hidden", 1)
         self.activation = activation
         self._act = _activation(activation)
-        self.hidden = nn.Linear(self.n_features, n_hidden)   # W1, b1
-        self.mean = nn.Linear(n_hidden, self.n_latent)        # W2, b2
-        self.std = nn.Linear(n_hidden, self.n_latent)         # W3, b3
+        self.hidden = nn.Linear(self.n_features, n_hidden)  # W1, b1
+        self.mean = nn.Linear(n_hidden, self.n_latent)  # W2, b2
+        self.std = nn.Linear(n_hidden, self.n_latent)  # W3, b3
 
     def forward(self, x):
         """x (N, d) -> (mu_I, sigma_I), each of shape (N, k)."""
@@ -232,8 +233,15 @@ class GenerativeNetwork(nn.Module):
     activation : "sigmoid", "tanh" or "relu"
     """
 
-    def __init__(self, n_latent, n_features, n_hidden, likelihood="bernoulli", sigma2=1.0,
-                 activation="sigmoid"):
+    def __init__(
+        self,
+        n_latent,
+        n_features,
+        n_hidden,
+        likelihood="bernoulli",
+        sigma2=1.0,
+        activation="sigmoid",
+    ):
         super().__init__()
         if likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian'; got {likelihood!r}")
@@ -244,8 +252,8 @@ class GenerativeNetwork(nn.Module):
         self.sigma2 = _check_positive(sigma2, "sigma2")
         self.activation = activation
         self._act = _activation(activation)
-        self.hidden = nn.Linear(self.n_latent, n_hidden)      # W4, b4
-        self.out = nn.Linear(n_hidden, self.n_features)       # W5, b5
+        self.hidden = nn.Linear(self.n_latent, n_hidden)  # W4, b4
+        self.out = nn.Linear(n_hidden, self.n_features)  # W5, b5
 
     def _output(self, z):
         return self.out(self._act(self.hidden(z)))
@@ -265,8 +273,10 @@ class GenerativeNetwork(nn.Module):
         a = self._output(z)
         if self.likelihood == "bernoulli":
             return (x * a - F.softplus(a)).sum(-1)
-        return -0.5 * (((x - a) ** 2).sum(-1) / self.sigma2
-                       + self.n_features * math.log(2.0 * math.pi * self.sigma2))
+        return -0.5 * (
+            ((x - a) ** 2).sum(-1) / self.sigma2
+            + self.n_features * math.log(2.0 * math.pi * self.sigma2)
+        )
 
     def sample(self, z, generator=None):
         """Draw x ~ p(x | z, theta) for each row of z: shape (..., d)."""
@@ -298,14 +308,25 @@ class VAE(nn.Module):
     device and dtype. Per-sample results have shape (N,).
     """
 
-    def __init__(self, n_features, n_latent=2, n_hidden=128, likelihood="bernoulli",
-                 sigma2=1.0, activation="sigmoid", seed=0, device=None, dtype=torch.float32):
+    def __init__(
+        self,
+        n_features,
+        n_latent=2,
+        n_hidden=128,
+        likelihood="bernoulli",
+        sigma2=1.0,
+        activation="sigmoid",
+        seed=0,
+        device=None,
+        dtype=torch.float32,
+    ):
         super().__init__()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             self.encoder = InferenceNetwork(n_features, n_latent, n_hidden, activation)
-            self.decoder = GenerativeNetwork(n_latent, n_features, n_hidden, likelihood,
-                                             sigma2, activation)
+            self.decoder = GenerativeNetwork(
+                n_latent, n_features, n_hidden, likelihood, sigma2, activation
+            )
         self.to(device=device or "cpu", dtype=dtype)
 
     # ----------------------------------------------------------------- properties
@@ -396,8 +417,9 @@ class VAE(nn.Module):
         k = _check_int(k, "k", 1)
         mu, sigma = self.encoder(x)
         z = reparameterize(mu, sigma, generator=generator, n_samples=k)
-        return (self.decoder.log_prob(x, z) + _log_standard_normal(z)
-                - _log_normal_diag(z, mu, sigma))
+        return (
+            self.decoder.log_prob(x, z) + _log_standard_normal(z) - _log_normal_diag(z, mu, sigma)
+        )
 
     @torch.no_grad()
     def log_likelihood_iw(self, x, k, generator=None, chunk_size=None):
@@ -433,15 +455,27 @@ class VAE(nn.Module):
         Returns x of shape (n, d), and z of shape (n, k) if ``return_latent``.
         """
         n = _check_int(n, "n", 1)
-        z = torch.randn((n, self.n_latent), generator=generator, dtype=self.dtype,
-                        device=self.device)
+        z = torch.randn(
+            (n, self.n_latent), generator=generator, dtype=self.dtype, device=self.device
+        )
         x = self.decoder(z) if mean else self.decoder.sample(z, generator=generator)
         return (x, z) if return_latent else x
 
 
 # --------------------------------------------------------------------------- training
-def train(model, X, X_val=None, *, epochs=100, batch_size=100, lr=1e-3, n_samples=1,
-          seed=0, progress=False, device=None):
+def train(
+    model,
+    X,
+    X_val=None,
+    *,
+    epochs=100,
+    batch_size=100,
+    lr=1e-3,
+    n_samples=1,
+    seed=0,
+    progress=False,
+    device=None,
+):
     """Train a ``VAE`` by stochastic gradient ascent on the ELBO (Adam on ``-elbo.mean()``).
 
     Each epoch shuffles X, and for each mini-batch takes one Adam step on the negative mean
@@ -482,15 +516,22 @@ def train(model, X, X_val=None, *, epochs=100, batch_size=100, lr=1e-3, n_sample
     shuffle_gen = _seeded(seed)
     sample_gen = torch.Generator(device=dev).manual_seed(int(seed) + 1)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {"epoch": [], "train_elbo": [], "train_reconstruction": [], "train_kl": [],
-               "seconds": []}
+    history = {
+        "epoch": [],
+        "train_elbo": [],
+        "train_reconstruction": [],
+        "train_kl": [],
+        "seconds": [],
+    }
     if X_val is not None:
         history["val_elbo"] = []
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is a dependency; keep training possible without it
+
         def tqdm(iterable, **_):
             return iterable
+
     bar = tqdm(range(1, epochs + 1), disable=not progress, desc="VAE", unit="epoch")
     start = time.perf_counter()
     N = X.shape[0]
@@ -498,9 +539,10 @@ def train(model, X, X_val=None, *, epochs=100, batch_size=100, lr=1e-3, n_sample
         order = torch.randperm(N, generator=shuffle_gen).to(dev)
         totals = torch.zeros(3, dtype=torch.float64, device=dev)
         for i in range(0, N, batch_size):
-            xb = X[order[i:i + batch_size]]
-            elbo, rec, kl = model.elbo(xb, n_samples=n_samples, generator=sample_gen,
-                                       return_terms=True)
+            xb = X[order[i : i + batch_size]]
+            elbo, rec, kl = model.elbo(
+                xb, n_samples=n_samples, generator=sample_gen, return_terms=True
+            )
             loss = -elbo.mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -556,7 +598,9 @@ class LinearGaussian:
         d, k = W.shape
         b = _as_tensor(b, "b", torch.float64)
         if b.shape != (d,):
-            raise ValueError(f"b must have shape ({d},) (the rows of W); got shape {tuple(b.shape)}")
+            raise ValueError(
+                f"b must have shape ({d},) (the rows of W); got shape {tuple(b.shape)}"
+            )
         sigma2 = _as_tensor(sigma2, "sigma2", torch.float64)
         if sigma2.numel() != 1 or not bool(sigma2 > 0):
             raise ValueError(f"sigma2 must be one positive number; got {sigma2.detach().tolist()}")
@@ -585,7 +629,8 @@ class LinearGaussian:
             )
         L, info = torch.linalg.cholesky_ex(S)
         if bool((info != 0).any()) or not bool(
-                ((S - S.transpose(-2, -1)).abs() <= 1e-8 * S.abs().amax()).all()):
+            ((S - S.transpose(-2, -1)).abs() <= 1e-8 * S.abs().amax()).all()
+        ):
             raise ValueError("q_cov must be symmetric positive definite")
         return m.expand(N, k), S.expand(N, k, k), L.expand(N, k, k)
 
@@ -606,8 +651,9 @@ class LinearGaussian:
         """log p(x | z) = log N(x | W z + b, sigma2 I); x (N, d), z (N, k) or (M, N, k)."""
         x, z = self._x(x), self._z(z)
         r = x - (z @ self.W.T + self.b)
-        return -0.5 * ((r * r).sum(-1) / self.sigma2
-                       + self.n_features * torch.log(2.0 * math.pi * self.sigma2))
+        return -0.5 * (
+            (r * r).sum(-1) / self.sigma2 + self.n_features * torch.log(2.0 * math.pi * self.sigma2)
+        )
 
     def log_joint(self, x, z):
         """log p(x, z) = log p(x | z) + log p(z) (VA1)."""
@@ -622,7 +668,7 @@ class LinearGaussian:
         x = self._x(x)
         M = self.W.T @ self.W + self.sigma2 * torch.eye(self.n_latent, dtype=torch.float64)
         L = torch.linalg.cholesky(M)
-        mean = torch.cholesky_solve(((x - self.b) @ self.W).T, L).T        # (N, k)
+        mean = torch.cholesky_solve(((x - self.b) @ self.W).T, L).T  # (N, k)
         cov = self.sigma2 * torch.cholesky_inverse(L)
         cov = 0.5 * (cov + cov.T)
         return MultivariateNormal(mean, covariance_matrix=cov.expand(x.shape[0], -1, -1))
@@ -634,8 +680,10 @@ class LinearGaussian:
         m, S, _ = self._q(x, q_mean, q_cov)
         r = x - (m @ self.W.T + self.b)
         trace = torch.einsum("ij,nji->n", self.W.T @ self.W, S)
-        return -0.5 * (self.n_features * torch.log(2.0 * math.pi * self.sigma2)
-                       + ((r * r).sum(-1) + trace) / self.sigma2)
+        return -0.5 * (
+            self.n_features * torch.log(2.0 * math.pi * self.sigma2)
+            + ((r * r).sum(-1) + trace) / self.sigma2
+        )
 
     def elbo(self, x, q_mean, q_cov):
         """Exact ELBO(q, x | theta) for a Gaussian q(z) = N(q_mean, q_cov), shape (N,) (VA3).
@@ -646,8 +694,12 @@ class LinearGaussian:
         x = self._x(x)
         m, S, L = self._q(x, q_mean, q_cov)
         k = self.n_latent
-        prior = -0.5 * (k * _LOG_2PI + (m * m).sum(-1) + torch.diagonal(S, dim1=-2, dim2=-1).sum(-1))
-        entropy = 0.5 * k * (_LOG_2PI + 1.0) + torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+        prior = -0.5 * (
+            k * _LOG_2PI + (m * m).sum(-1) + torch.diagonal(S, dim1=-2, dim2=-1).sum(-1)
+        )
+        entropy = 0.5 * k * (_LOG_2PI + 1.0) + torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(
+            -1
+        )
         return self.reconstruction(x, m, S) + prior + entropy
 
     # ----------------------------------------------------------------- sampling and EM
@@ -675,9 +727,11 @@ class LinearGaussian:
         and sigma2 = (1 / (N d)) sum_n E||x_n - W~ z~_n||^2.
         """
         if (q_mean is None) != (q_cov is None):
-            raise ValueError("give both q_mean and q_cov (a variational E-step) or neither "
-                             f"(the exact E-step); got q_mean={'None' if q_mean is None else 'given'},"
-                             f" q_cov={'None' if q_cov is None else 'given'}")
+            raise ValueError(
+                "give both q_mean and q_cov (a variational E-step) or neither "
+                f"(the exact E-step); got q_mean={'None' if q_mean is None else 'given'},"
+                f" q_cov={'None' if q_cov is None else 'given'}"
+            )
         with torch.no_grad():
             X = self._x(X)
             N, d = X.shape
@@ -688,10 +742,10 @@ class LinearGaussian:
             else:
                 m, S_n, _ = self._q(X, q_mean, q_cov)
                 m, S_sum = m.detach(), S_n.detach().sum(0)
-            Ez = torch.cat([m, torch.ones(N, 1, dtype=torch.float64)], dim=1)       # (N, k+1)
+            Ez = torch.cat([m, torch.ones(N, 1, dtype=torch.float64)], dim=1)  # (N, k+1)
             Ezz = Ez.T @ Ez
             Ezz[:k, :k] += S_sum
-            Wt = torch.linalg.solve(Ezz, Ez.T @ X).T                                # (d, k+1)
+            Wt = torch.linalg.solve(Ezz, Ez.T @ X).T  # (d, k+1)
             resid = (X * X).sum() - 2.0 * (X * (Ez @ Wt.T)).sum() + torch.trace(Wt.T @ Wt @ Ezz)
             sigma2 = resid / (N * d)
         return LinearGaussian(Wt[:, :k].clone(), Wt[:, k].clone(), sigma2)

@@ -49,13 +49,16 @@ def sidebar_order() -> list[str]:
     html = (BOOK / root).read_text(encoding="utf-8")
     nav = re.search(r'<nav class="bd-links bd-docs-nav".*?</nav>', html, re.S).group(0)
     hrefs = re.findall(r'<a class="reference internal" href="([^"]*)"', nav)
-    return [urldefrag(urljoin(root, href)).url for href in hrefs]   # "#" is the root itself
+    return [urldefrag(urljoin(root, href)).url for href in hrefs]  # "#" is the root itself
 
 
 def built_pages() -> list[str]:
-    return sorted(path.relative_to(BOOK).as_posix() for path in BOOK.rglob("*.html")
-                  if path.relative_to(BOOK).parts[0] not in {"_static", "_sources"}
-                  and path.relative_to(BOOK).as_posix() not in NOT_PAGES)
+    return sorted(
+        path.relative_to(BOOK).as_posix()
+        for path in BOOK.rglob("*.html")
+        if path.relative_to(BOOK).parts[0] not in {"_static", "_sources"}
+        and path.relative_to(BOOK).as_posix() not in NOT_PAGES
+    )
 
 
 TOC = sidebar_order() if (BOOK / "index.html").is_file() else []
@@ -77,11 +80,11 @@ def base_url():
         pytest.fail(f"no MathJax in {MATHJAX}: run `npm ci`", pytrace=False)
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):   # a line per request would drown pytest's output
+        def log_message(self, *args):  # a line per request would drown pytest's output
             pass
 
     handler = functools.partial(QuietHandler, directory=str(BOOK))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)   # 0: a free port
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # 0: a free port
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
@@ -92,9 +95,9 @@ def base_url():
 class Tab:
     """A page in a browser context of its own, and the errors it reported."""
 
-    page: object                                      # playwright.sync_api.Page
-    path: str = ""                                    # the book page, e.g. notebooks/04_vae.html
-    errors: list[str] = field(default_factory=list)   # console errors, uncaught exceptions
+    page: object  # playwright.sync_api.Page
+    path: str = ""  # the book page, e.g. notebooks/04_vae.html
+    errors: list[str] = field(default_factory=list)  # console errors, uncaught exceptions
     blocked: list[str] = field(default_factory=list)  # external URLs we refused to fetch
 
 
@@ -114,7 +117,7 @@ def open_tab(browser, base_url: str) -> Tab:
             local = MATHJAX / urlparse(url).path.removeprefix(urlparse(MATHJAX_CDN).path)
             if local.is_file():
                 route.fulfill(path=local)
-            else:   # a component npm's package lacks: a 404, which the console reports
+            else:  # a component npm's package lacks: a 404, which the console reports
                 route.fulfill(status=404, body="not in node_modules/mathjax")
         else:
             tab.blocked.append(url)
@@ -127,8 +130,10 @@ def open_tab(browser, base_url: str) -> Tab:
         # located at the request's URL. Those come from the abort above, not from the book,
         # so exactly they are dropped. A failing local request (a 404 for a missing image)
         # is logged the same way but at a local URL, and still counts.
-        if message.text.startswith("Failed to load resource") \
-                and message.location.get("url") in tab.blocked:
+        if (
+            message.text.startswith("Failed to load resource")
+            and message.location.get("url") in tab.blocked
+        ):
             return
         tab.errors.append(f"console: {message.text} ({message.location.get('url')})")
 
@@ -155,8 +160,9 @@ def new_tab(browser, base_url):
 def one_worker_per_page(pages: list[str]) -> list:
     """The pages as parameters that pytest-xdist keeps together (--dist loadgroup): every
     check of a page runs in the worker that loaded it, so each page is loaded once."""
-    return [pytest.param(page, id=name(page), marks=pytest.mark.xdist_group(page))
-            for page in pages]
+    return [
+        pytest.param(page, id=name(page), marks=pytest.mark.xdist_group(page)) for page in pages
+    ]
 
 
 @pytest.fixture(scope="module", params=one_worker_per_page(PAGES))
@@ -166,7 +172,7 @@ def loaded(request, browser, base_url):
     Checks that change the page (dark mode, opening solutions) put it back or come last.
     """
     tab = open_tab(browser, base_url)
-    tab.page.goto(base_url + request.param, wait_until="load")   # images and deferred scripts
+    tab.page.goto(base_url + request.param, wait_until="load")  # images and deferred scripts
     # MathJax (a deferred script, run by now) replaces window.MathJax, the configuration
     # object the page set, with itself; a page without math does not load it at all.
     tab.page.evaluate("async () => { await window.MathJax?.startup?.promise; }")
@@ -196,8 +202,10 @@ def test_loads_without_errors(loaded):
 
 # TeX that should have become math: display delimiters, environments, macros, and a
 # dollar sign next to typeset math (a $$ block MyST misread shows as "$⟦math⟧$").
-RAW_TEX = re.compile(r"\$\$|\$\s*⟦math⟧|⟦math⟧\s*\$"                  # delimiters left over
-                     r"|\\begin\{|\\end\{|\\[()\[\]]|\\[A-Za-z]+")  # TeX MathJax never saw
+RAW_TEX = re.compile(
+    r"\$\$|\$\s*⟦math⟧|⟦math⟧\s*\$"  # delimiters left over
+    r"|\\begin\{|\\end\{|\\[()\[\]]|\\[A-Za-z]+"
+)  # TeX MathJax never saw
 
 
 def test_math_is_typeset(loaded):
@@ -222,7 +230,7 @@ def test_math_is_typeset(loaded):
     assert not math["untypeset"], "math MathJax left alone:\n" + "\n".join(math["untypeset"])
     assert not math["errors"], "MathJax errors:\n" + "\n".join(math["errors"])
     text = math["text"]
-    raw = [text[max(m.start() - 40, 0):m.end() + 20] for m in RAW_TEX.finditer(text)]
+    raw = [text[max(m.start() - 40, 0) : m.end() + 20] for m in RAW_TEX.finditer(text)]
     assert not raw, "raw TeX outside code, in context:\n" + "\n".join(raw)
 
 
@@ -254,9 +262,12 @@ def test_display_math_fits_its_column(loaded):
     # 1 px of slack for sub-pixel rounding.
     assert loaded.page.viewport_size["width"] == 1280
     rows = loaded.page.evaluate(DISPLAY_MATH_WIDTHS)
-    too_wide = [f"{r['label']}: {r['math']:.0f} px + number {r['number']:.0f} px > column "
-                f"{r['column']} px: {r['text']}" for r in rows
-                if r["math"] + r["number"] > r["column"] + 1]
+    too_wide = [
+        f"{r['label']}: {r['math']:.0f} px + number {r['number']:.0f} px > column "
+        f"{r['column']} px: {r['text']}"
+        for r in rows
+        if r["math"] + r["number"] > r["column"] + 1
+    ]
     assert not too_wide, "display equations wider than their column:\n" + "\n".join(too_wide)
 
 
@@ -266,7 +277,8 @@ def test_proofs_are_titled_in_chinese(loaded):
     # the proof's title and a list it opens with; book/_ext/page_fixes.py's TitledProof
     # opens each proof with a paragraph of its own: 证明, then the title in parentheses.
     firsts = loaded.page.eval_on_selector_all(
-        "div.proof.proof", "blocks => blocks.map((b) => b.querySelector(':scope > p').innerText)")
+        "div.proof.proof", "blocks => blocks.map((b) => b.querySelector(':scope > p').innerText)"
+    )
     wrong = [text[:40] for text in firsts if not re.fullmatch(r"证明(（[^（）]+）)?", text.strip())]
     assert not wrong, "proofs not opened by a title line 证明（…）:\n" + "\n".join(wrong)
 
@@ -348,13 +360,15 @@ def test_chapter_light_and_dark(loaded, artifacts):
         page.evaluate("document.documentElement.dataset.theme = 'light'")
 
 
-@pytest.mark.parametrize("loaded", one_worker_per_page(
-    [page for page in PAGES if page not in CHAPTERS]), indirect=True)
+@pytest.mark.parametrize(
+    "loaded", one_worker_per_page([page for page in PAGES if page not in CHAPTERS]), indirect=True
+)
 def test_reference_page_screenshot(loaded, artifacts):
     # The reference pages (errata, formula index, performance with its execution table,
     # ...), light at 1280 px: the emoji and the tables are for a person to look at.
-    loaded.page.screenshot(path=artifacts / f"{name(loaded.path)}.png", full_page=True,
-                           animations="disabled")
+    loaded.page.screenshot(
+        path=artifacts / f"{name(loaded.path)}.png", full_page=True, animations="disabled"
+    )
 
 
 @chapters_only
@@ -366,7 +380,7 @@ def test_solutions_open_on_click(loaded):
     for solution in solutions.all():
         content = solution.locator(":scope > :not(.admonition-title)").first
         expect(content).to_be_hidden()
-        solution.locator("button.toggle-button").click()   # not the title: it holds a link
+        solution.locator("button.toggle-button").click()  # not the title: it holds a link
         expect(content).to_be_visible()
         assert content.inner_text().strip(), "an empty solution"
 
@@ -391,11 +405,14 @@ def test_prev_and_next_follow_the_toc(page, new_tab, base_url):
     tab.wait_for_url(base_url + page, wait_until="domcontentloaded")
 
 
-@pytest.mark.parametrize("query, chapter", [
-    pytest.param("稀疏编码", "notebooks/01_sparse_coding.html", id="zh"),
-    pytest.param("近端算子", "notebooks/01_sparse_coding.html", id="zh-body-text"),
-    pytest.param("ELBO", "notebooks/04_vae.html", id="ELBO"),
-])
+@pytest.mark.parametrize(
+    "query, chapter",
+    [
+        pytest.param("稀疏编码", "notebooks/01_sparse_coding.html", id="zh"),
+        pytest.param("近端算子", "notebooks/01_sparse_coding.html", id="zh-body-text"),
+        pytest.param("ELBO", "notebooks/04_vae.html", id="ELBO"),
+    ],
+)
 def test_search_finds_the_chapter(query, chapter, new_tab, base_url):
     # Sphinx splits Chinese text into words with jieba (installed at build time), and the
     # search box does not split a Chinese query: a term is found only if the index holds it
@@ -407,8 +424,10 @@ def test_search_finds_the_chapter(query, chapter, new_tab, base_url):
     tab.goto(f"{base_url}search.html?q={query}")
     # Sphinx fills the summary line ("搜索完成……") once the results are listed.
     tab.wait_for_function(
-        "document.querySelector('#search-results .search-summary')?.textContent.trim()")
-    hrefs = tab.eval_on_selector_all("#search-results ul.search li > a",
-                                     "links => links.map((a) => a.href)")
+        "document.querySelector('#search-results .search-summary')?.textContent.trim()"
+    )
+    hrefs = tab.eval_on_selector_all(
+        "#search-results ul.search li > a", "links => links.map((a) => a.href)"
+    )
     found = [urlparse(href).path.removeprefix(urlparse(base_url).path) for href in hrefs]
     assert chapter in found, f"search for {query!r} found {found}"

@@ -28,7 +28,6 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 from nbconvert import HTMLExporter
-
 from test_book_pages import BOOK, DESKTOP, ROOT
 
 EDITION = ROOT / "colab"
@@ -75,7 +74,7 @@ def reader(browser):
         if url.startswith(MATHJAX2_CDN):
             local = MATHJAX2 / urlparse(url).path.removeprefix(urlparse(MATHJAX2_CDN).path)
             route.fulfill(path=local) if local.is_file() else route.fulfill(status=404)
-        else:          # require.js (widgets only) and anything else: not needed to read
+        else:  # require.js (widgets only) and anything else: not needed to read
             route.abort()
 
     context.route(re.compile(r"^https?://"), external)
@@ -83,8 +82,10 @@ def reader(browser):
     context.close()
 
 
-@pytest.fixture(scope="module", params=[
-    pytest.param(c, id=c, marks=pytest.mark.xdist_group(f"colab-{c}")) for c in CHAPTERS])
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(c, id=c, marks=pytest.mark.xdist_group(f"colab-{c}")) for c in CHAPTERS],
+)
 def chapter(request, reader, artifacts):
     """(name, edition notebook, the typeset page, the book's page) for one chapter."""
     name = request.param
@@ -92,8 +93,7 @@ def chapter(request, reader, artifacts):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(render(name).as_uri())
-    page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.isReady",
-                           timeout=60_000)
+    page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.isReady", timeout=60_000)
     page.evaluate("() => new Promise(done => MathJax.Hub.Queue(() => done(true)))")
     page.screenshot(path=artifacts / f"colab-{name}.png", full_page=True)
     yield name, nbformat.read(EDITION / f"{name}.ipynb", 4), page, book_page(name), errors
@@ -126,16 +126,20 @@ def test_every_formula_is_typeset(chapter):
     name, nb, page, _, errors = chapter
     source = re.sub(r"`[^`]*`", "", markdown(nb))
     display = len(re.findall(r"^\s*\$\$", source, re.M)) // 2
-    inline = len(re.findall(r"(?<![\\$])\$(?!\$)", re.sub(r"\$\$.*?\$\$", "", source, flags=re.S))) // 2
+    inline = (
+        len(re.findall(r"(?<![\\$])\$(?!\$)", re.sub(r"\$\$.*?\$\$", "", source, flags=re.S))) // 2
+    )
     typeset = page.locator(".jp-MarkdownCell .MathJax_CHTML").count()
     # an error box, an unparsed formula, or an undefined macro (MathJax shows it in red)
-    failed = page.locator(".jp-MarkdownCell .MathJax_CHTML .mjx-merror, "
-                          ".jp-MarkdownCell .MathJax_CHTML .mjx-noError, "
-                          ".jp-MarkdownCell .MathJax_CHTML [style*='color: red'], "
-                          ".jp-MarkdownCell .MathJax_Error").count()
+    failed = page.locator(
+        ".jp-MarkdownCell .MathJax_CHTML .mjx-merror, "
+        ".jp-MarkdownCell .MathJax_CHTML .mjx-noError, "
+        ".jp-MarkdownCell .MathJax_CHTML [style*='color: red'], "
+        ".jp-MarkdownCell .MathJax_Error"
+    ).count()
     assert failed == 0, f"{name}: {failed} formulas failed to typeset"
     assert typeset == display + inline, (name, typeset, display, inline)
-    raw = re.findall(r"\$|\\[A-Za-z]{2,}", prose(page))       # a $ or a control word
+    raw = re.findall(r"\$|\\[A-Za-z]{2,}", prose(page))  # a $ or a control word
     assert not raw, f"{name}: raw TeX in the rendered text: {raw[:5]}"
     assert not errors, f"{name}: {errors}"
 
@@ -155,9 +159,16 @@ def test_quoted_numbers_are_the_books(chapter):
     """Every glued number of the book's page, in the page's order, in the rendered text."""
     name, nb, page, book, _ = chapter
     glued = texts(book, r'<span class="pasted-text">(.*?)</span>')
-    roles = len(re.findall(r"\{glue:text\}`", "".join(
-        "".join(c["source"]) for c in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", 4).cells
-        if c["cell_type"] == "markdown")))
+    roles = len(
+        re.findall(
+            r"\{glue:text\}`",
+            "".join(
+                "".join(c["source"])
+                for c in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", 4).cells
+                if c["cell_type"] == "markdown"
+            ),
+        )
+    )
     assert len(glued) == roles > 0, (name, len(glued), roles)
     missing = in_order(prose(page), glued)
     assert missing is None, f"{name}: the number {missing!r} (glued in the book) is missing"
@@ -181,10 +192,13 @@ def test_equation_and_exercise_numbers_are_the_books(chapter):
     assert tags == eqnos and eqnos, (name, tags, eqnos)
     labelled = page.locator(".jp-MarkdownCell .mjx-mlabeledtr").count()
     assert labelled == len(tags), f"{name}: {labelled} numbered equations shown, {len(tags)} tagged"
-    exercises = re.findall(r"^练习 \d+", "\n".join(texts(book, r'<p class="admonition-title">(.*?)</p>')),
-                           re.M)
-    shown = re.findall(r"练习 \d+", " ".join(page.locator(".jp-MarkdownCell blockquote > p > strong")
-                                            .all_inner_texts()))
+    exercises = re.findall(
+        r"^练习 \d+", "\n".join(texts(book, r'<p class="admonition-title">(.*?)</p>')), re.M
+    )
+    shown = re.findall(
+        r"练习 \d+",
+        " ".join(page.locator(".jp-MarkdownCell blockquote > p > strong").all_inner_texts()),
+    )
     assert shown == exercises and exercises, (name, shown, exercises)
 
 
@@ -225,8 +239,9 @@ def test_citations_read_author_year_and_are_listed(chapter):
     assert missing is None, f"{name}: the citation {missing!r} is missing or out of order"
     entries = {}
     references = (BOOK / "book" / "references.html").read_text(encoding="utf-8")
-    for ident, body in re.findall(r'<div class="citation" id="([^"]+)"[^>]*>.*?<p>(.*?)</p>',
-                                  references, re.S):
+    for ident, body in re.findall(
+        r'<div class="citation" id="([^"]+)"[^>]*>.*?<p>(.*?)</p>', references, re.S
+    ):
         entries[ident] = " ".join(html.unescape(re.sub(r"<[^>]+>", "", body)).split())
     cited = {entries[i] for c in cites for i in re.findall(r'references\.html#([^"]+)"', c)}
     listed = page.locator(".jp-MarkdownCell:has(h2:text-is('参考文献')) li").all_inner_texts()

@@ -18,8 +18,8 @@ shared contract lives in ``exercises._common``. Every checker is re-exported her
 notebook writes ``from unsupervised.exercises import check_binomial_pmf``.
 """
 
-from .density import *  # noqa: F401,F403  (each chapter module defines __all__)
-from .vae import *  # noqa: F401,F403
-from .autoencoders import *  # noqa: F401,F403
-from .gan import *  # noqa: F401,F403
-from .sparse_coding import *  # noqa: F401,F403
+from .autoencoders import *  # noqa: F403
+from .density import *  # noqa: F403  (each chapter module defines __all__)
+from .gan import *  # noqa: F403
+from .sparse_coding import *  # noqa: F403
+from .vae import *  # noqa: F403

@@ -4,7 +4,7 @@ report in one line, never reveal the expected value, never raise on a wrong answ
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,7 +24,7 @@ def _call(fn: Callable, *args):
         return fn(*args)
     except NotImplementedError:
         raise
-    except Exception as err:  # noqa: BLE001 - any error of the learner's code is reported
+    except Exception as err:
         raise _LearnerError(f"{type(err).__name__}: {err}") from None
 
 
@@ -52,5 +52,3 @@ def _run(check: Callable[[], bool]) -> bool:
     except _LearnerError as err:
         print(f"还不对：你的函数在某个隐藏用例上出错了（{err}）。")
         return False
-
-

@@ -13,11 +13,11 @@ The reference values are computed here from the closed forms and NumPy's SVD, no
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from ._common import NOT_ANSWERED, _SEED, _as_float, _call, _report, _run
+from ._common import _SEED, NOT_ANSWERED, _as_float, _call, _report, _run
 
 __all__ = [
     "check_kl_gradient",
@@ -30,8 +30,10 @@ __all__ = [
 def _kl_cases():
     rng = np.random.default_rng(_SEED + 20)
     cases = [(0.05, 0.05), (0.05, 0.3), (0.1, 0.01), (0.5, 0.9), (0.2, 0.5)]
-    cases += [(float(np.round(rng.uniform(0.02, 0.6), 4)), float(np.round(rng.uniform(0.01, 0.99), 4)))
-              for _ in range(6)]
+    cases += [
+        (float(np.round(rng.uniform(0.02, 0.6), 4)), float(np.round(rng.uniform(0.01, 0.99), 4)))
+        for _ in range(6)
+    ]
     return cases
 
 
@@ -63,8 +65,10 @@ def check_kl_gradient(fn: Callable[[float, float], float]) -> bool:
             return _report(False, "你求的是 KL(ρ̂‖ρ*) 对 ρ̂ 的导数；AE5 中 ρ* 是第一个参数。")
         if first_only:
             return _report(False, "只求了第一项的导数；第二项 (1-ρ*)log((1-ρ*)/(1-ρ̂)) 也依赖 ρ̂。")
-        return _report(False, "把两项分别对 ρ̂ 求导：log(ρ*/ρ̂) 的导数是 -1/ρ̂，"
-                              "log((1-ρ*)/(1-ρ̂)) 的导数是 1/(1-ρ̂)。")
+        return _report(
+            False,
+            "把两项分别对 ρ̂ 求导：log(ρ*/ρ̂) 的导数是 -1/ρ̂，log((1-ρ*)/(1-ρ̂)) 的导数是 1/(1-ρ̂)。",
+        )
 
     return _run(check)
 
@@ -90,8 +94,9 @@ def check_masked_zero_fraction(value) -> bool:
     if math.isclose(got, q + (1 - q) * mu, rel_tol=1e-6):
         return _report(True)
     if math.isclose(got, mu, rel_tol=1e-6):
-        return _report(False, "μ 是被掩码选中的像素比例；原本就是 0 的像素被选中后仍是 0，"
-                              "没被选中的也还是 0。")
+        return _report(
+            False, "μ 是被掩码选中的像素比例；原本就是 0 的像素被选中后仍是 0，没被选中的也还是 0。"
+        )
     if math.isclose(got, q + mu, rel_tol=1e-6):
         return _report(False, "原本为 0 又被掩码选中的像素被数了两次。")
     return _report(False, "一个像素在损坏后为 0，当且仅当它原本为 0，或者它原本不为 0 且被选中。")
@@ -102,7 +107,7 @@ def _linear_ae_cases():
     rng = np.random.default_rng(_SEED + 21)
     cases = []
     for N, d, p in ((40, 6, 2), (100, 10, 3), (25, 5, 1), (60, 8, 8), (30, 7, 4)):
-        mean = rng.uniform(-3, 5, size=d)              # far from 0: centring matters
+        mean = rng.uniform(-3, 5, size=d)  # far from 0: centring matters
         scales = np.sort(rng.uniform(0.2, 3.0, size=d))[::-1]
         basis, _ = np.linalg.qr(rng.normal(size=(d, d)))
         X = mean + (rng.normal(size=(N, d)) * scales) @ basis.T

@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats
 
-from ._common import NOT_ANSWERED, _SEED, _as_float, _call, _report, _run
+from ._common import _SEED, NOT_ANSWERED, _as_float, _call, _report, _run
 
 __all__ = [
     "check_binomial_pmf",
@@ -51,8 +51,9 @@ def check_binomial_pmf(fn: Callable[[int, int, float], float]) -> bool:
         sums_off = False
         for n, p in _binomial_cases():
             ks = np.arange(n + 1)
-            got = np.array([_as_float(_call(fn, int(k), int(n), float(p))) for k in ks],
-                           dtype=object)
+            got = np.array(
+                [_as_float(_call(fn, int(k), int(n), float(p))) for k in ks], dtype=object
+            )
             if any(g is None for g in got):
                 return _report(False, "函数应当返回一个有限的数（float）。")
             got = got.astype(np.float64)
@@ -60,9 +61,7 @@ def check_binomial_pmf(fn: Callable[[int, int, float], float]) -> bool:
             if not np.allclose(got, expected, rtol=1e-8, atol=1e-12):
                 wrong += 1
                 with np.errstate(over="ignore"):
-                    as_printed = np.exp(
-                        stats.binom.logpmf(ks, n, p) + (1.0 - n) * np.log1p(-p)
-                    )
+                    as_printed = np.exp(stats.binom.logpmf(ks, n, p) + (1.0 - n) * np.log1p(-p))
                 if np.allclose(got, as_printed, rtol=1e-8, atol=1e-12):
                     printed_like += 1
                 if abs(got.sum() - 1.0) > 1e-6:
@@ -70,11 +69,15 @@ def check_binomial_pmf(fn: Callable[[int, int, float], float]) -> bool:
         if wrong == 0:
             return _report(True)
         if printed_like == wrong:
-            return _report(False, "这正是原书印出的式子：想一想区域外的样本有几个，"
-                                  "每个落在区域外的概率是多少。")
+            return _report(
+                False,
+                "这正是原书印出的式子：想一想区域外的样本有几个，每个落在区域外的概率是多少。",
+            )
         if sums_off:
-            return _report(False, "对 K=0,…,N 求和不等于 1，所以它还不是一个概率分布；"
-                                  "检查组合数和两个幂的指数。")
+            return _report(
+                False,
+                "对 K=0,…,N 求和不等于 1，所以它还不是一个概率分布；检查组合数和两个幂的指数。",
+            )
         return _report(False, "求和为 1，但个别取值不对；检查组合数（N 个样本中选 K 个）。")
 
     return _run(check)
@@ -109,12 +112,18 @@ def check_parzen_count(fn: Callable[[np.ndarray, np.ndarray, float], int]) -> bo
         return np.all(a < h / 2, axis=1)
 
     variants = {
-        "closed": (lambda a, h: np.all(a <= h / 2, axis=1),
-                   "落在窗口面上的样本（恰好 |z_i-x_i| = h/2）不算在内：不等式是严格的。"),
-        "side_h": (lambda a, h: np.all(a < h, axis=1),
-                   "h 是超立方体的边长，所以每一维的半宽是 h/2。"),
-        "ball": (lambda a, h: np.sqrt(np.sum(a * a, axis=1)) < h / 2,
-                 "窗口是超立方体：逐维比较 |z_i-x_i|，而不是欧氏距离。"),
+        "closed": (
+            lambda a, h: np.all(a <= h / 2, axis=1),
+            "落在窗口面上的样本（恰好 |z_i-x_i| = h/2）不算在内：不等式是严格的。",
+        ),
+        "side_h": (
+            lambda a, h: np.all(a < h, axis=1),
+            "h 是超立方体的边长，所以每一维的半宽是 h/2。",
+        ),
+        "ball": (
+            lambda a, h: np.sqrt(np.sum(a * a, axis=1)) < h / 2,
+            "窗口是超立方体：逐维比较 |z_i-x_i|，而不是欧氏距离。",
+        ),
     }
 
     def check():
@@ -126,8 +135,7 @@ def check_parzen_count(fn: Callable[[np.ndarray, np.ndarray, float], int]) -> bo
                 return _report(False, "函数应当返回一个整数（样本个数）。")
             if got != _count(X, x, h, strict):
                 ok = False
-            consistent = {name for name in consistent
-                          if got == _count(X, x, h, variants[name][0])}
+            consistent = {name for name in consistent if got == _count(X, x, h, variants[name][0])}
         if ok:
             return _report(True)
         for name in ("closed", "side_h", "ball"):
@@ -164,8 +172,10 @@ def check_knn_volume(fn: Callable[[int, float], float]) -> bool:
         if good_all:
             return _report(True)
         if cube:
-            return _report(False, "这是边长 2r 的超立方体的体积；球的体积更小，"
-                                  "试试从高斯积分推出单位球的体积。")
+            return _report(
+                False,
+                "这是边长 2r 的超立方体的体积；球的体积更小，试试从高斯积分推出单位球的体积。",
+            )
         if good_unit:
             return _report(False, "单位球（r=1）对了，检查体积如何随半径 r 缩放。")
         return _report(False, "检查单位球体积 V_d 中的 π 的幂和 Γ 函数的自变量。")
@@ -193,8 +203,10 @@ def check_mle_variance(value) -> bool:
     if math.isclose(got, expected, rel_tol=1e-6):
         return _report(True)
     if math.isclose(got, 2.0, rel_tol=1e-6):
-        return _report(False, "这是真实方差：最大似然估计用样本均值代替真实均值，"
-                              "它是有偏的。写出 E[(x⁽ⁿ⁾-x̄)²]。")
+        return _report(
+            False,
+            "这是真实方差：最大似然估计用样本均值代替真实均值，它是有偏的。写出 E[(x⁽ⁿ⁾-x̄)²]。",
+        )
     return _report(False, "把 x⁽ⁿ⁾-x̄ 写成 (x⁽ⁿ⁾-μ)-(x̄-μ)，展开平方后逐项求期望。")
 
 

@@ -16,12 +16,12 @@ never from ``unsupervised.gan`` or ``unsupervised.divergences``.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.special import xlogy
 
-from ._common import NOT_ANSWERED, _SEED, _as_float, _call, _report, _run
+from ._common import _SEED, NOT_ANSWERED, _as_float, _call, _report, _run
 
 __all__ = [
     "check_saturation_ratio",
@@ -48,23 +48,28 @@ def check_saturation_ratio(value) -> bool:
     if math.isclose(v, 1 / expected, rel_tol=1e-4):
         return _report(False, "比值倒过来了：题目问的是非饱和形式的梯度是极小极大形式的多少倍。")
     if math.isclose(abs(v), 1.0, rel_tol=1e-4):
-        return _report(False, "两个梯度并不相等：分别对 logit 求导，"
-                              "d log σ(a)/da 与 d log(1-σ(a))/da 各等于什么？")
+        return _report(
+            False,
+            "两个梯度并不相等：分别对 logit 求导，d log σ(a)/da 与 d log(1-σ(a))/da 各等于什么？",
+        )
     return _report(False, "写出 σ'(a)=σ(a)(1-σ(a))，分别对两个目标求导，再代入 D=σ(a)=0.01。")
 
 
 # --------------------------------------------------------------------------- GA3 (function)
 def _logit_cases():
     rng = np.random.default_rng(_SEED)
-    cases = [np.array([0.0]), np.array([-2.0, 1.0, 3.5]), rng.normal(0.0, 3.0, size=50),
-             rng.normal(-6.0, 2.0, size=20)]
-    extreme = [np.array([-800.0, -50.0, 0.0, 50.0, 800.0]), np.array([-1000.0]),
-               np.array([1000.0])]
+    cases = [
+        np.array([0.0]),
+        np.array([-2.0, 1.0, 3.5]),
+        rng.normal(0.0, 3.0, size=50),
+        rng.normal(-6.0, 2.0, size=20),
+    ]
+    extreme = [np.array([-800.0, -50.0, 0.0, 50.0, 800.0]), np.array([-1000.0]), np.array([1000.0])]
     return cases, extreme
 
 
 def _ns_reference(a):
-    return float(np.logaddexp(0.0, -a).mean())       # -log sigmoid(a) = log(1 + e^{-a})
+    return float(np.logaddexp(0.0, -a).mean())  # -log sigmoid(a) = log(1 + e^{-a})
 
 
 def check_non_saturating_loss(fn: Callable[[np.ndarray], float]) -> bool:
@@ -82,7 +87,7 @@ def check_non_saturating_loss(fn: Callable[[np.ndarray], float]) -> bool:
             if got is None:
                 return _report(False, "函数应当返回一个有限的数（float）。")
             if not math.isclose(got, _ns_reference(a), rel_tol=1e-9, abs_tol=1e-12):
-                minimax = float(-np.logaddexp(0.0, a).mean())     # E[log(1 - D)]
+                minimax = float(-np.logaddexp(0.0, a).mean())  # E[log(1 - D)]
                 if math.isclose(got, minimax, rel_tol=1e-9, abs_tol=1e-12):
                     return _report(False, "这是极小极大形式 E[log(1-D)]；非饱和形式是 -E[log D]。")
                 if math.isclose(got, -_ns_reference(a), rel_tol=1e-9, abs_tol=1e-12):
@@ -93,11 +98,13 @@ def check_non_saturating_loss(fn: Callable[[np.ndarray], float]) -> bool:
         for a in extreme:
             with np.errstate(all="ignore"):
                 got = _as_float(_call(fn, a.copy()))
-            if got is None or not math.isclose(got, _ns_reference(a), rel_tol=1e-9,
-                                               abs_tol=1e-12):
-                return _report(False, "普通 logit 上正确，但在很大或很小的 logit 上溢出或失去精度："
-                                      "把 -log sigmoid(a) 改写成 softplus(-a)=log(1+e^{-a})，"
-                                      "用 np.logaddexp 计算。")
+            if got is None or not math.isclose(got, _ns_reference(a), rel_tol=1e-9, abs_tol=1e-12):
+                return _report(
+                    False,
+                    "普通 logit 上正确，但在很大或很小的 logit 上溢出或失去精度："
+                    "把 -log sigmoid(a) 改写成 softplus(-a)=log(1+e^{-a})，"
+                    "用 np.logaddexp 计算。",
+                )
         return _report(True)
 
     return _run(check)
@@ -123,10 +130,13 @@ def _js_cases():
     def box(a, b):
         return np.where((x >= a) & (x < b), 1.0, 0.0) / (b - a)
 
-    cases = [(normal(0, 1), normal(0, 1)), (normal(-1, 1), normal(1.5, 0.7)),
-             (box(-3, -1), box(1, 4)),                # disjoint supports: log 2
-             (box(-2, 1), box(0, 3)),                 # partly overlapping, zeros in both
-             (normal(0, 0.3), box(-4, 4))]
+    cases = [
+        (normal(0, 1), normal(0, 1)),
+        (normal(-1, 1), normal(1.5, 0.7)),
+        (box(-3, -1), box(1, 4)),  # disjoint supports: log 2
+        (box(-2, 1), box(0, 3)),  # partly overlapping, zeros in both
+        (normal(0, 0.3), box(-4, 4)),
+    ]
     mu, s = rng.uniform(-2, 2), rng.uniform(0.4, 2.0)
     cases.append((normal(mu, s), 0.5 * normal(-2, 0.5) + 0.5 * normal(2, 0.5)))
     return [(p, q, dx) for p, q in cases]
@@ -143,8 +153,11 @@ def check_js_divergence(fn: Callable[[np.ndarray, np.ndarray, float], float]) ->
                 got = _as_float(_call(fn, p.copy(), q.copy(), dx))
             expected = _js_reference(p, q, dx)
             if got is None:
-                return _report(False, "有的用例返回了 nan 或 inf：在 p=0 的格点上按 0·log 0 = 0 处理"
-                                      "（JS 散度总是有限的）。")
+                return _report(
+                    False,
+                    "有的用例返回了 nan 或 inf：在 p=0 的格点上按 0·log 0 = 0 处理"
+                    "（JS 散度总是有限的）。",
+                )
             if abs(got - expected) <= 1e-9:
                 continue
             if abs(got - expected / math.log(2)) <= 1e-9:
@@ -173,12 +186,19 @@ def check_conv_transpose_size(fn: Callable[[int, int, int, int], int]) -> bool:
 
     def check():
         rng = np.random.default_rng(_SEED + 2)
-        cases = [(1, 4, 1, 0), (4, 4, 2, 1), (8, 4, 2, 1), (32, 4, 2, 1), (7, 3, 1, 1),
-                 (5, 5, 3, 2)]
+        cases = [
+            (1, 4, 1, 0),
+            (4, 4, 2, 1),
+            (8, 4, 2, 1),
+            (32, 4, 2, 1),
+            (7, 3, 1, 1),
+            (5, 5, 3, 2),
+        ]
         for _ in range(4):
             k = int(rng.integers(1, 6))
-            cases.append((int(rng.integers(1, 20)), k, int(rng.integers(1, 4)),
-                          int(rng.integers(0, k))))
+            cases.append(
+                (int(rng.integers(1, 20)), k, int(rng.integers(1, 4)), int(rng.integers(0, k)))
+            )
         for size, k, s, p in cases:
             got = _as_float(_call(fn, size, k, s, p))
             expected = _conv_transpose_reference(size, k, s, p)
@@ -187,8 +207,12 @@ def check_conv_transpose_size(fn: Callable[[int, int, int, int], int]) -> bool:
             if got == expected:
                 continue
             if got == (size + 2 * p - k) // s + 1:
-                return _report(False, "这是普通卷积（下采样）的输出尺寸；转置卷积把这个关系反过来。")
-            return _report(False, "想一想：转置卷积的输出经过同样参数的普通卷积后，应当回到输入尺寸。")
+                return _report(
+                    False, "这是普通卷积（下采样）的输出尺寸；转置卷积把这个关系反过来。"
+                )
+            return _report(
+                False, "想一想：转置卷积的输出经过同样参数的普通卷积后，应当回到输入尺寸。"
+            )
         return _report(True)
 
     return _run(check)

@@ -13,7 +13,7 @@ for the dictionary update), never from ``unsupervised.sparse_coding``.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import optimize
@@ -47,10 +47,12 @@ def check_soft_threshold(fn: Callable[[np.ndarray, float], np.ndarray]) -> bool:
 
     def check():
         rng = np.random.default_rng(_SEED + 10)
-        cases = [(np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0]), 1.0),
-                 (rng.normal(scale=2.0, size=(4, 6)), 0.7),
-                 (rng.normal(size=50), 0.0),
-                 (rng.normal(size=(3, 5)), 5.0)]
+        cases = [
+            (np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0]), 1.0),
+            (rng.normal(scale=2.0, size=(4, 6)), 0.7),
+            (rng.normal(size=50), 0.0),
+            (rng.normal(size=(3, 5)), 5.0),
+        ]
         shrink_only = hard = True
         ok = True
         for v, t in cases:
@@ -67,7 +69,9 @@ def check_soft_threshold(fn: Callable[[np.ndarray, float], np.ndarray]) -> bool:
             return _report(False, "这是硬阈值：|v| > t 的分量也要向 0 收缩 t。")
         if shrink_only:
             return _report(False, "|v| <= t 的分量应当变成 0，而不是越过 0 变号。")
-        return _report(False, "写出 (u-v)²/2 + t|u| 在 u>0、u<0 两段的驻点，再看 u=0 处的次梯度条件。")
+        return _report(
+            False, "写出 (u-v)²/2 + t|u| 在 u>0、u<0 两段的驻点，再看 u=0 处的次梯度条件。"
+        )
 
     return _run(check)
 
@@ -106,9 +110,14 @@ def check_dictionary_update(fn: Callable[[np.ndarray, np.ndarray, float], np.nda
                 if transposed is not None and p != d:
                     return _report(False, "形状是 (p, d)：本书的字典以原子为列，形状 (d, p)。")
                 return _report(False, "函数应当返回形状为 (d, p) 的有限数组。")
-            res = optimize.minimize(_sc7_objective, np.zeros(d * p), args=(X, Z, lam),
-                                    jac=_sc7_gradient, method="L-BFGS-B",
-                                    options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000})
+            res = optimize.minimize(
+                _sc7_objective,
+                np.zeros(d * p),
+                args=(X, Z, lam),
+                jac=_sc7_gradient,
+                method="L-BFGS-B",
+                options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000},
+            )
             A_ref = res.x.reshape(d, p)
             scale = max(1.0, float(np.abs(A_ref).max()))
             if np.allclose(got, A_ref, rtol=1e-6, atol=1e-6 * scale):
@@ -143,7 +152,8 @@ def check_optimal_scale(fn: Callable[[float, float, float, float], float]) -> bo
     def check():
         rng = np.random.default_rng(_SEED + 12)
         cases = [(1.0, 1.0, 1.0, 1.0), (0.5, 2.0, 30.0, 4.0)] + [
-            tuple(float(x) for x in rng.uniform(0.1, 10.0, size=4)) for _ in range(5)]
+            tuple(float(x) for x in rng.uniform(0.1, 10.0, size=4)) for _ in range(5)
+        ]
         ok = True
         cube = square = True
         for eta, lam, l1, frob2 in cases:
@@ -180,17 +190,21 @@ def check_sklearn_alpha(fn: Callable[[float], float]) -> bool:
             if got is None:
                 return _report(False, "函数应当返回一个有限的数。")
             ok &= math.isclose(got, eta / 2, rel_tol=1e-10)
-            per_d &= (math.isclose(got, eta / (2 * d), rel_tol=1e-10)
-                      or math.isclose(got, eta / d, rel_tol=1e-10))
+            per_d &= math.isclose(got, eta / (2 * d), rel_tol=1e-10) or math.isclose(
+                got, eta / d, rel_tol=1e-10
+            )
             same &= math.isclose(got, eta, rel_tol=1e-10)
         if ok:
             return _report(True)
         if per_d:
-            return _report(False, "sparse_encode 自己已经把 alpha 除以了像素数 d，"
-                                  "再传给 Lasso；你不必再除。")
+            return _report(
+                False, "sparse_encode 自己已经把 alpha 除以了像素数 d，再传给 Lasso；你不必再除。"
+            )
         if same:
-            return _report(False, "Lasso 的平方误差项前面有 1/(2·n_samples)，"
-                                  "把两个目标函数乘到同一尺度再比较系数。")
+            return _report(
+                False,
+                "Lasso 的平方误差项前面有 1/(2·n_samples)，把两个目标函数乘到同一尺度再比较系数。",
+            )
         return _report(False, "写出 Lasso 的目标函数（样本数是 d），乘以 2d 后与 SC6 对照。")
 
     return _run(check)

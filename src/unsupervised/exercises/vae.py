@@ -14,12 +14,12 @@ References are computed with SciPy or a direct formula, never with ``unsupervise
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import integrate, stats
 
-from ._common import NOT_ANSWERED, _SEED, _as_float, _call, _report, _run
+from ._common import _SEED, NOT_ANSWERED, _as_float, _call, _report, _run
 
 __all__ = [
     "check_gaussian_kl",
@@ -32,8 +32,12 @@ __all__ = [
 def _kl_cases():
     """Hidden (mu1, var1, mu2, var2): a few fixed ones and some drawn with the fixed seed."""
     rng = np.random.default_rng(_SEED + 10)
-    cases = [(0.0, 1.0, 0.0, 1.0), (0.0, 1.0, 1.0, 4.0), (2.0, 0.25, -1.0, 3.0),
-             (-0.5, 9.0, 0.5, 0.5)]
+    cases = [
+        (0.0, 1.0, 0.0, 1.0),
+        (0.0, 1.0, 1.0, 4.0),
+        (2.0, 0.25, -1.0, 3.0),
+        (-0.5, 9.0, 0.5, 0.5),
+    ]
     for _ in range(6):
         mu1, mu2 = rng.normal(scale=2.0, size=2)
         var1, var2 = np.exp(rng.normal(scale=1.0, size=2))
@@ -49,8 +53,13 @@ def _kl_by_quadrature(mu1, var1, mu2, var2):
     """The same KL as the integral of p1 log(p1 / p2), independent of the closed form."""
     p1, p2 = stats.norm(mu1, math.sqrt(var1)), stats.norm(mu2, math.sqrt(var2))
     s = math.sqrt(var1)
-    value, _ = integrate.quad(lambda t: p1.pdf(t) * (p1.logpdf(t) - p2.logpdf(t)),
-                              mu1 - 12 * s, mu1 + 12 * s, epsabs=1e-12, epsrel=1e-10)
+    value, _ = integrate.quad(
+        lambda t: p1.pdf(t) * (p1.logpdf(t) - p2.logpdf(t)),
+        mu1 - 12 * s,
+        mu1 + 12 * s,
+        epsabs=1e-12,
+        epsrel=1e-10,
+    )
     return value
 
 
@@ -82,7 +91,10 @@ def check_gaussian_kl(fn: Callable[[float, float, float, float], float]) -> bool
             return _report(False, "第二、四个参数是方差，不是标准差。")
         if no_half:
             return _report(False, "差一个常数因子：检查高斯对数密度中的 1/2。")
-        return _report(False, "写出 E_{p₁}[log p₁(x) − log p₂(x)]，用 E_{p₁}[(x−μ₂)²] = σ₁² + (μ₁−μ₂)² 逐项求期望。")
+        return _report(
+            False,
+            "写出 E_{p₁}[log p₁(x) − log p₂(x)]，用 E_{p₁}[(x−μ₂)²] = σ₁² + (μ₁−μ₂)² 逐项求期望。",
+        )
 
     return _run(check)
 
@@ -100,8 +112,9 @@ def _linear_gaussian_cases():
     return cases
 
 
-def check_linear_gaussian_log_marginal(fn: Callable[[np.ndarray, np.ndarray, np.ndarray, float],
-                                                    float]) -> bool:
+def check_linear_gaussian_log_marginal(
+    fn: Callable[[np.ndarray, np.ndarray, np.ndarray, float], float],
+) -> bool:
     """Check ``fn(x, W, b, sigma2)`` = log p(x) for p(z) = N(0, I_k), p(x | z) = N(W z + b,
     sigma2 I_d); x has shape (d,), W (d, k), b (d,). Hidden cases with d = 1..6, within
     relative 1e-8."""
@@ -123,11 +136,16 @@ def check_linear_gaussian_log_marginal(fn: Callable[[np.ndarray, np.ndarray, np.
         if ok:
             return _report(True)
         if wrong_cov["noise_only"]:
-            return _report(False, "你只用了噪声的协方差 σ²I；x = Wz + b + 噪声，z 的随机性也贡献协方差。")
+            return _report(
+                False, "你只用了噪声的协方差 σ²I；x = Wz + b + 噪声，z 的随机性也贡献协方差。"
+            )
         if wrong_cov["unit_noise"]:
             return _report(False, "噪声方差是 σ²，不一定是 1。")
-        return _report(False, "x = Wz + b + ε 是高斯随机向量的线性组合：先求它的均值和协方差，"
-                              "再写出多元高斯的对数密度（注意 log|C| 与 (2π)^d）。")
+        return _report(
+            False,
+            "x = Wz + b + ε 是高斯随机向量的线性组合：先求它的均值和协方差，"
+            "再写出多元高斯的对数密度（注意 log|C| 与 (2π)^d）。",
+        )
 
     return _run(check)
 
@@ -148,7 +166,11 @@ def check_printed_objective_variance(value) -> bool:
     if math.isclose(got, 0.5, rel_tol=1e-9):
         return _report(True)
     if math.isclose(got, 1.0, rel_tol=1e-9):
-        return _report(False, "方差为 1 时，log N(x|μ_G, I) 中二次项的系数是多少？和 −‖x−μ_G‖² 的系数比一比。")
+        return _report(
+            False, "方差为 1 时，log N(x|μ_G, I) 中二次项的系数是多少？和 −‖x−μ_G‖² 的系数比一比。"
+        )
     if math.isclose(got, 2.0, rel_tol=1e-9):
         return _report(False, "方向反了：二次项系数是 −1/(2s²)，令它等于 −1 再解 s²。")
-    return _report(False, "写出 log N(x|μ_G, s²I) = −‖x−μ_G‖²/(2s²) + 常数，令二次项的系数等于 −1。")
+    return _report(
+        False, "写出 log N(x|μ_G, s²I) = −‖x−μ_G‖²/(2s²) + 常数，令二次项的系数等于 −1。"
+    )

@@ -1,6 +1,23 @@
-"""Shared by the tests of the exercise checkers (unsupervised.exercises), chapter by chapter."""
+"""Plain helpers shared by several test modules (fixtures are in tests/conftest.py)."""
 
 import re
+
+import numpy as np
+import torch
+
+
+def torch_generator(seed):
+    """A CPU torch.Generator seeded with ``seed``."""
+    return torch.Generator().manual_seed(seed)
+
+
+def random_spd(rng, k, batch=(), ridge=0.5):
+    """Random symmetric positive definite matrices of shape (*batch, k, k): A A^T + ridge I."""
+    A = rng.standard_normal((*batch, k, k))
+    return A @ np.swapaxes(A, -1, -2) + ridge * np.eye(k)
+
+
+# --------------------------------------------------------------------------- exercise checkers
 
 
 def assert_no_numbers(out):
