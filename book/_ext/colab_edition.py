@@ -347,7 +347,8 @@ class Writer:
         return f"[{text}]({urljoin(self.page_url, uri)})"
 
     def citation(self, node: nodes.inline) -> str:
-        """sphinxcontrib-bibtex's "[Author, Year]" as "(Author, Year)"; the work goes to the list."""
+        """sphinxcontrib-bibtex's "[Author, Year]" as "(Author, Year)"; the work goes to the
+        list."""
         parts = []
         for child in node.children:
             if isinstance(child, nodes.reference):

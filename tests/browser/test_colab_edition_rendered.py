@@ -106,9 +106,11 @@ def markdown(nb) -> str:
 
 def prose(page) -> str:
     """What a reader reads: the rendered Markdown cells' text, code spans left out."""
-    return page.evaluate("""() => [...document.querySelectorAll('.jp-MarkdownCell .jp-RenderedHTMLCommon')]
+    return page.evaluate("""() =>
+        [...document.querySelectorAll('.jp-MarkdownCell .jp-RenderedHTMLCommon')]
         .map(cell => { const c = cell.cloneNode(true);
-                       c.querySelectorAll('code, script, .MathJax_Preview').forEach(e => e.remove());
+                       c.querySelectorAll('code, script, .MathJax_Preview')
+                        .forEach(e => e.remove());
                        c.querySelectorAll('details').forEach(d => d.open = true);
                        return c.textContent; }).join('\\n')""")
 
