@@ -464,6 +464,37 @@ class Optional(Constraint):
         return [v for v in self.inner.bad_values() if v is not None]
 
 
+class Sizes(Constraint):
+    """A sequence (list, tuple, range, 1-D array or tensor) of at least ``min_len`` integers
+    >= ``minimum``, e.g. layer widths [d, h_1, ..., p]; returned as a list of ints. A string
+    is not a sequence of sizes here, and every entry is an ``Integer`` (3.0 yes, 2.5 and True
+    no)."""
+
+    def __init__(self, min_len: int = 1, minimum: int = 1):
+        self.min_len, self.minimum = min_len, minimum
+        self.expected = f"a sequence of at least {min_len} integers >= {minimum}"
+
+    def check(self, value, name):
+        if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 1:
+            value = value.tolist()
+        if not isinstance(value, (list, tuple, range)) or len(value) < self.min_len:
+            self.fail(value, name)
+        entry = Integer(minimum=self.minimum)
+        try:
+            return [entry.check(v, name) for v in value]
+        except ValueError:
+            pass
+        self.fail(value, name)
+
+    def bad_values(self):
+        n = max(self.min_len, 2)
+        ok = [self.minimum + 1] * (n - 1)
+        bad = ["84", 8, None, ok + [self.minimum - 1], ok + [2.5], ok + [True], ok + ["4"]]
+        if self.min_len > 0:
+            bad.append([self.minimum + 1] * (self.min_len - 1))
+        return bad
+
+
 def validate(**constraints: Constraint) -> Callable:
     """Decorator: check and canonicalise the named arguments of every call (see the module
     docstring). The constraints are kept as ``fn.__validation__`` for the policy tests."""
