@@ -495,6 +495,48 @@ class Sizes(Constraint):
         return bad
 
 
+class RngSeed(Seed):
+    """A seed of ``np.random.default_rng``: an integer >= 0, or a non-empty sequence of them
+    (``[34, s]`` gives an independent stream for each s); returned as an int or a tuple."""
+
+    expected = "an integer >= 0 or a non-empty sequence of integers >= 0"
+
+    def __init__(self):
+        super().__init__()
+        self.expected = RngSeed.expected
+
+    def check(self, value, name):
+        if not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
+            return super().check(value, name)
+        try:
+            return tuple(Sizes(min_len=1, minimum=0).check(value, name))
+        except ValueError:
+            pass
+        self.fail(value, name)
+
+    def bad_values(self):
+        return super().bad_values() + [[], [1, -1], [2.5], [True]]
+
+
+class Probabilities(Array):
+    """A probability vector: a finite 1-D array of entries >= 0 that sum to 1 within ``atol``."""
+
+    def __init__(self, atol: float = 1e-8):
+        super().__init__(ndim=1, low=0.0)
+        self.atol = atol
+        self.expected = "a 1-D array of probabilities (entries >= 0 that sum to 1)"
+
+    def check(self, value, name):
+        p = super().check(value, name)
+        total = float(p.sum())
+        if abs(total - 1.0) > self.atol:
+            raise ValueError(f"{name} must sum to 1 (within {self.atol:g}); got sum {total!r}")
+        return p
+
+    def bad_values(self):
+        return super().bad_values() + [[0.5, 0.6], [1.5, -0.5]]
+
+
 def validate(**constraints: Constraint) -> Callable:
     """Decorator: check and canonicalise the named arguments of every call (see the module
     docstring). The constraints are kept as ``fn.__validation__`` for the policy tests."""
