@@ -47,6 +47,48 @@ case(training.Update, "loss", lambda model, batch, generator: batch.sum(), torch
 
 # ----------------------------------------------------------------------------- autoencoders
 # (filled by the autoencoders module's maintainer)
+from unsupervised import autoencoders as ae  # noqa: E402
+
+AE = ae.Autoencoder([4, 3])  # float32; the cases feed it float64 arrays and tensors
+case(
+    ae.Autoencoder,
+    [4, 3, 2],
+    [2, 4],
+    activation="tanh",
+    output_activation="identity",
+    seed=1,
+    device="cpu",
+    dtype=torch.float64,
+)
+case(AE.encode, X4)
+case(AE.decode, X4[:, :3])
+case(AE.forward, torch.tensor(X4, requires_grad=True))
+case(AE.weights)
+case(AE.weight_penalty)
+case(ae.reconstruction_loss, X4, X4[::-1])
+case(ae.plain_loss)
+case(ae.average_activation, X4)
+case(ae.bernoulli_kl, 0.05, 0.05 + 0.9 * X4)
+case(ae.kl_sparsity, X4, 0.05, floor=1e-6)
+case(ae.sparse_loss, 3.0, 0.05, lam=1e-3)
+case(ae.mask_noise, X4, 0.3, torch.Generator().manual_seed(0), exact=True, return_mask=True)
+case(ae.denoising_loss, np.float32(0.5), exact=False)
+case(
+    ae.pretrain_stacked,
+    [4, 3, 2],
+    X4,
+    ae.plain_loss(),
+    epochs=1,
+    batch_size=3,
+    lr=1e-2,
+    seed=0,
+    activation="sigmoid",
+    output_activation="identity",
+    progress=False,
+    device="cpu",
+    dtype=torch.float64,
+)
+case(ae.principal_angles, X4, torch.tensor(X4[:, :2], requires_grad=True))
 
 # ----------------------------------------------------------------------------- density
 # (filled by the density module's maintainer)
