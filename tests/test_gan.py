@@ -39,17 +39,6 @@ from unsupervised.gan import (
 
 LOG2 = math.log(2.0)
 X = np.linspace(-8.0, 8.0, 3201)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one thread is faster than several competing on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 DX = float(X[1] - X[0])
 
 
@@ -267,14 +256,108 @@ def test_packed_discriminator_judges_consecutive_groups():
     torch.testing.assert_close(logits[1], D(x[2:4])[0])
 
 
-def test_seeded_construction_is_reproducible_and_leaves_the_global_state_alone():
+SMALL_NETWORKS = {
+    "Generator": lambda **kw: Generator(3, 2, (8,), **kw),
+    "Discriminator": lambda **kw: Discriminator(2, (8,), packing=2, **kw),
+    "DCGANGenerator": lambda **kw: DCGANGenerator(4, 8, 1, 4, **kw),
+    "DCGANDiscriminator": lambda **kw: DCGANDiscriminator(8, 1, 4, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_NETWORKS))
+def test_seeded_construction_is_reproducible_and_leaves_the_global_state_alone(name):
+    """The torch convention: weights drawn from ``seed`` (default 0) in seeded_init, torch's
+    global random state untouched, float32 by default; a float64 network with the same seed
+    starts from the same weights up to float32 rounding."""
+    make = SMALL_NETWORKS[name]
     state = torch.random.get_rng_state()
-    a, b = Generator(seed=7), Generator(seed=7)
+    a, b, c, d64 = make(), make(seed=0), make(seed=1), make(dtype=torch.float64)
     assert torch.equal(torch.random.get_rng_state(), state)
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    assert a.device == torch.device("cpu") and a.dtype == torch.float32
+    assert d64.dtype == torch.float64
+    for pa, pb, p64 in zip(a.parameters(), b.parameters(), d64.parameters()):
         assert torch.equal(pa, pb)
-    c = Generator(seed=8)
+        assert torch.equal(pa, p64.float())
     assert not torch.equal(next(a.parameters()), next(c.parameters()))
+
+
+def test_dcgan_initialisation_is_normal_with_standard_deviation_0_02():
+    """GA11's initialisation (Radford et al.): every conv weight ~ N(0, 0.02), batch-norm
+    scales ~ N(1, 0.02), biases 0. Kolmogorov-Smirnov tests of the pooled weights (tens of
+    thousands of draws: a wrong scale, e.g. PyTorch's default, gives p ~ 0)."""
+    G = DCGANGenerator(latent_dim=16, image_size=16, channels=1, width=16, seed=0)
+    D = DCGANDiscriminator(image_size=16, channels=1, width=16, seed=0)
+    modules = list(G.modules()) + list(D.modules())
+    conv = torch.cat(
+        [m.weight.flatten() for m in modules if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    )
+    bn = [m for m in modules if isinstance(m, nn.BatchNorm2d)]
+    scales = torch.cat([m.weight for m in bn])
+    biases = [m.bias for m in modules if getattr(m, "bias", None) is not None]
+    assert conv.numel() > 10_000 and len(bn) == 3
+    assert stats.kstest(conv.detach().double().numpy(), "norm", args=(0.0, 0.02)).pvalue > 1e-3
+    assert stats.kstest(scales.detach().double().numpy(), "norm", args=(1.0, 0.02)).pvalue > 1e-3
+    assert all(torch.all(b == 0) for b in biases)
+
+
+@pytest.mark.parametrize("name", ["Generator", "DCGANGenerator"])
+def test_sample_is_G_of_z_drawn_from_the_generator(name):
+    """sample(n, generator): n draws G(z) with z ~ N(0, I_k) from ``generator``; the first
+    dimension is n, the result is on the network's device and differentiable."""
+    G = SMALL_NETWORKS[name]()
+    x = G.sample(5, generator=torch.Generator().manual_seed(11))
+    z = torch.randn(5, G.latent_dim, generator=torch.Generator().manual_seed(11))
+    torch.testing.assert_close(x, G(z), rtol=0, atol=0)
+    assert x.shape[0] == 5 and x.device == G.device and x.requires_grad
+    torch.manual_seed(0)
+    y = G.sample(2)  # None: torch's global generator
+    torch.manual_seed(0)
+    torch.testing.assert_close(y, G(torch.randn(2, G.latent_dim)), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="n"):
+        G.sample(0)
+    with pytest.raises(ValueError, match="generator"):
+        G.sample(3, generator=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_NETWORKS))
+def test_forward_accepts_arrays_float64_and_tensors_that_require_grad(name):
+    """What a learner passes: a float64 tensor, a NumPy array, a list, a tensor that requires
+    grad (the gradient reaches it). NaN is refused, naming the argument."""
+    net = SMALL_NETWORKS[name]()
+    arg = "z" if "Generator" in name else "x"
+    shape = {
+        "Generator": (4, 3),
+        "Discriminator": (4, 2),
+        "DCGANGenerator": (4, 4),
+        "DCGANDiscriminator": (4, 1, 8, 8),
+    }[name]
+    t = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    ref = net(t)
+    assert ref.dtype == torch.float32
+    for same in (t.double(), t.numpy(), t.tolist()):
+        torch.testing.assert_close(net(same), ref, rtol=1e-6, atol=1e-6)
+    leaf = t.double().requires_grad_()
+    net(leaf).sum().backward()
+    assert leaf.grad is not None and leaf.grad.shape == shape
+    bad = t.clone()
+    bad.view(-1)[0] = float("nan")
+    with pytest.raises(ValueError, match=arg):
+        net(bad)
+
+
+def test_mode_coverage_reads_a_generators_output_that_requires_grad():
+    G = Generator(2, 2, (8,), seed=0)
+    S = G.sample(50, generator=torch.Generator().manual_seed(0))
+    assert S.requires_grad
+    assert mode_coverage(S, ring_modes(), 1.0) == mode_coverage(
+        S.detach().numpy(), ring_modes(), 1.0
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is available")
+def test_train_gan_on_cuda_without_a_gpu_is_a_value_error():
+    with pytest.raises(ValueError, match="device"):
+        train_gan(Generator(2, 2, (4,)), Discriminator(2, (4,)), np.zeros((8, 2)), device="cuda")
 
 
 @pytest.mark.parametrize("size, channels", [(64, 3), (16, 1), (8, 1), (32, 3)])
@@ -376,8 +459,8 @@ def test_train_gan_history_and_reproducibility():
 def test_train_gan_records_d_of_generated_samples():
     """history["d_of_fake"][0] is mean sigmoid(D(G(z))) on the first generator batch. With a
     vanishing discriminator learning rate the discriminator is still its initial self then,
-    so the value is recomputed from fresh copies of the two networks and the same random
-    stream (z_fixed, the real batch's indices, the discriminator's z, the generator's z)."""
+    so the value is recomputed from fresh copies of the two networks and the losses' random
+    stream (a generator seeded seed + 1: the discriminator's z, then the generator's z)."""
     X = np.random.default_rng(0).normal(size=(50, 2))
     h = train_gan(
         Generator(2, 2, (8,), seed=3),
@@ -391,9 +474,7 @@ def test_train_gan_records_d_of_generated_samples():
         n_snapshot=5,
     )
     G0, D0 = Generator(2, 2, (8,), seed=3), Discriminator(2, (8,), seed=4)
-    g = torch.Generator().manual_seed(7)
-    torch.randn(5, 2, generator=g)  # z_fixed
-    torch.randint(50, (16,), generator=g)  # the real batch
+    g = torch.Generator().manual_seed(8)
     torch.randn(16, 2, generator=g)  # z of the discriminator step
     z_g = torch.randn(16, 2, generator=g)  # z of the generator step
     with torch.no_grad():
@@ -401,6 +482,66 @@ def test_train_gan_records_d_of_generated_samples():
     assert h["d_of_fake"].shape == (1,)
     # float32 networks: ~1e-7; a discriminator step of 1e-300 changes nothing
     assert h["d_of_fake"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_train_gan_is_the_alternating_adam_loop_written_out():
+    """Two steps with d_steps = 2 against the loop written out by hand with torch's own
+    optimiser and binary cross-entropy: one real batch per step (a CPU generator seeded
+    ``seed``) shared by both discriminator updates, every update's z from one generator
+    seeded ``seed + 1``, D's Adam at lr_d and G's at lr, and the snapshots G(z_fixed) with
+    z_fixed from a CPU generator seeded ``seed + 2``, at steps 0, 1, 2. float64 networks, so
+    the two computations agree to rounding."""
+    X = torch.from_numpy(np.random.default_rng(1).normal(size=(40, 3)))
+    seed, B, lr, lr_d, betas = 5, 8, 1e-2, 3e-2, (0.5, 0.9)
+
+    def networks():
+        return (
+            Generator(2, 3, (6,), seed=0, dtype=torch.float64),
+            Discriminator(3, (6,), packing=2, seed=1, dtype=torch.float64),
+        )
+
+    G, D = networks()
+    h = train_gan(
+        G, D, X, n_steps=2, batch_size=B, lr=lr, lr_d=lr_d, betas=betas, d_steps=2,
+        seed=seed, snapshot_every=1, n_snapshot=4, loss="minimax",
+    )  # fmt: skip
+    G0, D0 = networks()
+    opt_g = torch.optim.Adam(G0.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(D0.parameters(), lr=lr_d, betas=betas)
+    batches = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    z_fixed = torch.randn(4, 2, generator=torch.Generator().manual_seed(seed + 2), dtype=G0.dtype)
+    bce = F.binary_cross_entropy_with_logits
+    snaps, d_hist, g_hist, dg_hist = [G0(z_fixed).detach()], [], [], []
+    for _ in range(2):
+        real = X[torch.randint(40, (B,), generator=batches)]
+        for _ in range(2):
+            with torch.no_grad():
+                fake = G0(torch.randn(B, 2, generator=g, dtype=torch.float64))
+            a_r, a_f = D0(real), D0(fake)
+            d_loss = bce(a_r, torch.ones_like(a_r)) + bce(a_f, torch.zeros_like(a_f))
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+        a_f = D0(G0(torch.randn(B, 2, generator=g, dtype=torch.float64)))
+        g_loss = -bce(a_f, torch.zeros_like(a_f))  # E[log(1 - D)]
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        d_hist.append(d_loss.item())
+        g_hist.append(g_loss.item())
+        dg_hist.append(torch.sigmoid(a_f).mean().item())
+        snaps.append(G0(z_fixed).detach())
+    np.testing.assert_allclose(h["d_loss"], d_hist, rtol=1e-12)
+    np.testing.assert_allclose(h["g_loss"], g_hist, rtol=1e-12)
+    np.testing.assert_allclose(h["d_of_fake"], dg_hist, rtol=1e-12)
+    np.testing.assert_array_equal(h["snapshot_steps"], [0, 1, 2])
+    np.testing.assert_allclose(h["snapshots"], torch.stack(snaps).numpy(), rtol=1e-12)
+    for p, q in zip(
+        list(G.parameters()) + list(D.parameters()), list(G0.parameters()) + list(D0.parameters())
+    ):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-15)
+    assert h["seconds"].shape == (2,) and np.all(np.diff(h["seconds"]) >= 0)
 
 
 def test_train_gan_moves_the_generator_towards_the_data():

@@ -23,25 +23,45 @@ Conventions
 - Densities on a grid are NumPy arrays of equal shape with cell volume ``dx``; expectations
   are Riemann sums sum(p * f) * dx with the convention 0 * log 0 = 0.
 - Samples have one row each: (N, d) for points, (N, C, H, W) for images.
-- Randomness only through ``seed`` arguments (module constructors draw their initial
-  weights under ``seed`` without touching the global random state; ``seed=None`` uses
-  PyTorch's global generator, like any ``nn.Module``).
+- The networks follow the library's torch convention (``unsupervised._torch``): initial
+  weights drawn in ``seeded_init(seed)`` (default seed 0), ``device``/``dtype`` properties,
+  and for the generators ``sample(n, generator=None)``. A GAN's generator network is ``G``
+  and its discriminator ``D``; ``generator`` always means a ``torch.Generator``.
+- Arguments are checked where they enter (``unsupervised._validation``); ``forward`` accepts
+  arrays and tensors of any real dtype (cast to the network's), and the training loop calls
+  the unchecked ``_forward`` of each network.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import check_density
-from ._validation import check_int as _check_int
-from ._validation import check_positive as _check_positive
+from ._torch import TorchModule, seeded_init, standard_normal
+from ._validation import (
+    Array,
+    Choice,
+    Density,
+    Device,
+    Dtype,
+    Flag,
+    Instance,
+    Integer,
+    Optional,
+    Real,
+    Seed,
+    Sizes,
+    Tensor,
+    validate,
+)
+from ._validation import Generator as TorchGenerator
+from .training import Update, fit
 
 __all__ = [
     "Generator",
@@ -59,44 +79,33 @@ __all__ = [
 _GENERATOR_LOSSES = ("minimax", "non_saturating")
 
 
-# --------------------------------------------------------------------------- validation
-def _check_hidden(hidden):
-    try:
-        sizes = tuple(hidden)
-    except TypeError as err:
-        raise ValueError(f"hidden must be a sequence of layer widths; got {hidden!r}") from err
-    return tuple(_check_int(h, "hidden", 1) for h in sizes)
+def _cast(x: torch.Tensor, module: TorchModule) -> torch.Tensor:
+    """``x`` on ``module``'s device, in its dtype (a float64 tensor into a float32 network)."""
+    return x.to(device=module.device, dtype=module.dtype)
 
 
-def _check_logits(value, name):
-    """``value`` as a floating tensor of logits (any shape, at least one element)."""
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(np.asarray(value, dtype=np.float64))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name} must be an array of logits; got {value!r:.80}") from err
-    if not value.is_floating_point():
-        value = value.to(torch.get_default_dtype())
-    if value.numel() == 0:
-        raise ValueError(f"{name} must contain at least one logit")
-    if torch.isnan(value).any():
-        raise ValueError(f"{name} must not contain NaN")
-    return value
+def _shape_error(name: str, expected: str, x: torch.Tensor) -> ValueError:
+    return ValueError(f"{name} must have shape {expected}; got {tuple(x.shape)}")
 
 
-@contextlib.contextmanager
-def _weights_seed(seed):
-    """Draw initial weights under ``seed`` without changing the global random state."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        yield
+class _LatentSampler:
+    """``sample`` of the two generator networks (they share this one implementation)."""
+
+    @validate(n=Integer(minimum=1), generator=TorchGenerator())
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """G(z) for n draws z ~ N(0, I_k) taken from ``generator`` (a torch.Generator on the
+        network's device; None: torch's global generator). Shape (n, d) or (n, C, S, S), on
+        the network's device; differentiable in the weights."""
+        if generator is not None and generator.device.type != self.device.type:
+            raise ValueError(
+                f"generator must be on the network's device {self.device}; "
+                f"got one on {generator.device}"
+            )
+        return self._forward(standard_normal(n, self.latent_dim, self, generator))
 
 
 # --------------------------------------------------------------------------- MLPs (GA1)
-def _mlp(sizes, activation):
+def _mlp(sizes: Sequence[int], activation: Callable[[], nn.Module]) -> nn.Sequential:
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
@@ -105,44 +114,57 @@ def _mlp(sizes, activation):
     return nn.Sequential(*layers)
 
 
-class Generator(nn.Module):
+class Generator(_LatentSampler, TorchModule, nn.Module):
     """The generator G(z, theta): an MLP from the latent space Z = R^k to the data space R^d.
 
-    Hidden layers use ReLU; the output layer is linear (data in R^d are unbounded).
+    Hidden layers use ReLU; the output layer is linear (data in R^d are unbounded). Weights
+    are PyTorch's default initialisation of ``nn.Linear``, drawn from ``seed``.
 
     Parameters
     ----------
     latent_dim : k, dimension of z ~ N(0, I)
     data_dim : d, dimension of a sample x = G(z)
-    hidden : widths of the hidden layers
-    seed : seed of the initial weights (None: PyTorch's global generator)
+    hidden : widths of the hidden layers (may be empty: a linear generator)
+    seed : seed of the initial weights
+    dtype : floating dtype of the parameters
 
     ``forward(z)`` maps z of shape (N, k) to x of shape (N, d); ``sample(n, generator)``
     draws z ~ N(0, I) and returns G(z).
     """
 
-    def __init__(self, latent_dim=2, data_dim=2, hidden=(128, 128), seed=None):
+    @validate(
+        latent_dim=Integer(minimum=1),
+        data_dim=Integer(minimum=1),
+        hidden=Sizes(min_len=0),
+        seed=Seed(),
+        dtype=Dtype(),
+    )
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        data_dim: int = 2,
+        hidden: Sequence[int] = (128, 128),
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
-        self.latent_dim = _check_int(latent_dim, "latent_dim", 1)
-        self.data_dim = _check_int(data_dim, "data_dim", 1)
-        hidden = _check_hidden(hidden)
-        with _weights_seed(seed):
-            self.net = _mlp((self.latent_dim, *hidden, self.data_dim), nn.ReLU)
+        self.latent_dim, self.data_dim = latent_dim, data_dim
+        with seeded_init(seed):
+            self.net = _mlp((latent_dim, *hidden, data_dim), nn.ReLU)
+        self.to(dtype)
 
-    def forward(self, z):
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (N, {self.latent_dim}); got {tuple(z.shape)}")
+    @validate(z=Tensor(ndim=2))
+    def forward(self, z: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
+        """x = G(z): z of shape (N, k) -> x of shape (N, d)."""
+        if z.shape[1] != self.latent_dim:
+            raise _shape_error("z", f"(N, {self.latent_dim})", z)
+        return self._forward(_cast(z, self))
+
+    def _forward(self, z):
         return self.net(z)
 
-    def sample(self, n, generator=None):
-        """G(z) for n draws z ~ N(0, I) (from ``generator`` if given): shape (n, d)."""
-        n = _check_int(n, "n", 0)
-        p = next(self.parameters())
-        z = torch.randn(n, self.latent_dim, generator=generator, dtype=p.dtype)
-        return self(z.to(p.device))
 
-
-class Discriminator(nn.Module):
+class Discriminator(TorchModule, nn.Module):
     """The discriminator D(x, phi) as an MLP that returns the logit a(x): D = sigmoid(a) (GA1).
 
     With ``packing = m > 1`` it is PacGAN's packed discriminator (Lin et al. 2018): it judges m
@@ -152,41 +174,58 @@ class Discriminator(nn.Module):
     Parameters
     ----------
     data_dim : d
-    hidden : widths of the hidden layers (LeakyReLU with slope ``negative_slope``)
+    hidden : widths of the hidden layers (LeakyReLU with slope ``negative_slope`` >= 0)
     packing : m >= 1, samples per decision
-    seed : seed of the initial weights (None: PyTorch's global generator)
+    seed : seed of the initial weights (PyTorch's default ``nn.Linear`` initialisation)
+    dtype : floating dtype of the parameters
     """
 
-    def __init__(self, data_dim=2, hidden=(128, 128), packing=1, negative_slope=0.2, seed=None):
+    @validate(
+        data_dim=Integer(minimum=1),
+        hidden=Sizes(min_len=0),
+        packing=Integer(minimum=1),
+        negative_slope=Real(low=0),
+        seed=Seed(),
+        dtype=Dtype(),
+    )
+    def __init__(
+        self,
+        data_dim: int = 2,
+        hidden: Sequence[int] = (128, 128),
+        packing: int = 1,
+        negative_slope: float = 0.2,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
-        self.data_dim = _check_int(data_dim, "data_dim", 1)
-        self.packing = _check_int(packing, "packing", 1)
-        hidden = _check_hidden(hidden)
-        slope = float(negative_slope)
-        with _weights_seed(seed):
-            self.net = _mlp((self.data_dim * self.packing, *hidden, 1), lambda: nn.LeakyReLU(slope))
+        self.data_dim, self.packing = data_dim, packing
+        with seeded_init(seed):
+            self.net = _mlp((data_dim * packing, *hidden, 1), lambda: nn.LeakyReLU(negative_slope))
+        self.to(dtype)
 
-    def forward(self, x):
+    @validate(x=Tensor(ndim=2))
+    def forward(self, x: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
         """Logits of shape (N / m,) for x of shape (N, d)."""
-        if x.ndim != 2 or x.shape[1] != self.data_dim:
-            raise ValueError(f"x must have shape (N, {self.data_dim}); got {tuple(x.shape)}")
+        if x.shape[1] != self.data_dim:
+            raise _shape_error("x", f"(N, {self.data_dim})", x)
         if x.shape[0] % self.packing:
             raise ValueError(
-                f"the number of samples in x ({x.shape[0]}) must be divisible by "
-                f"packing = {self.packing}"
+                f"x must hold a number of samples divisible by packing = {self.packing}; "
+                f"got {x.shape[0]}"
             )
+        return self._forward(_cast(x, self))
+
+    def _forward(self, x):
         return self.net(x.reshape(-1, self.data_dim * self.packing)).squeeze(-1)
 
 
 # --------------------------------------------------------------------------- DCGAN (GA11)
-def _check_image_size(image_size):
-    image_size = _check_int(image_size, "image_size", 8)
+def _check_power_of_2(image_size: int) -> None:
     if image_size & (image_size - 1):
         raise ValueError(f"image_size must be a power of 2 (8, 16, 32, 64, ...); got {image_size}")
-    return image_size
 
 
-def _dcgan_init_(module):
+def _dcgan_init_(module: nn.Module) -> None:
     """DCGAN's initialisation: conv weights ~ N(0, 0.02); batch-norm scales ~ N(1, 0.02)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -198,7 +237,7 @@ def _dcgan_init_(module):
             nn.init.zeros_(m.bias)
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(_LatentSampler, TorchModule, nn.Module):
     """The DCGAN generator (Radford et al. 2016) (GA11): z -> image of shape (C, S, S).
 
     A transposed convolution with kernel 4 and stride 1 turns z (a 1x1 "image" with k
@@ -217,119 +256,156 @@ class DCGANGenerator(nn.Module):
     image_size : S, a power of 2 >= 8
     channels : C
     width : channels of the last hidden map (the widest map has width * S / 8 channels)
-    seed : seed of the initial weights (None: PyTorch's global generator)
+    seed : seed of the initial weights (DCGAN's N(0, 0.02), drawn in ``seeded_init``)
+    dtype : floating dtype of the parameters
 
     ``forward(z)`` takes z of shape (N, k) (or (N, k, 1, 1)) and returns (N, C, S, S).
     """
 
-    def __init__(self, latent_dim=100, image_size=64, channels=3, width=128, seed=None):
+    @validate(
+        latent_dim=Integer(minimum=1),
+        image_size=Integer(minimum=8),
+        channels=Integer(minimum=1),
+        width=Integer(minimum=1),
+        seed=Seed(),
+        dtype=Dtype(),
+    )
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        image_size: int = 64,
+        channels: int = 3,
+        width: int = 128,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
-        self.latent_dim = _check_int(latent_dim, "latent_dim", 1)
-        self.image_size = _check_image_size(image_size)
-        self.channels = _check_int(channels, "channels", 1)
-        width = _check_int(width, "width", 1)
-        n_up = int(math.log2(self.image_size)) - 2  # stride-2 layers after the 4x4 map
+        _check_power_of_2(image_size)
+        self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
+        n_up = int(math.log2(image_size)) - 2  # stride-2 layers after the 4x4 map
         ch = width * 2 ** (n_up - 1)
-        layers = [
-            nn.ConvTranspose2d(self.latent_dim, ch, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(ch),
-            nn.ReLU(),
-        ]
-        for _ in range(n_up - 1):
-            layers += [
-                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ch // 2),
+        with seeded_init(seed):
+            layers = [
+                nn.ConvTranspose2d(latent_dim, ch, 4, 1, 0, bias=False),
+                nn.BatchNorm2d(ch),
                 nn.ReLU(),
             ]
-            ch //= 2
-        layers += [nn.ConvTranspose2d(ch, self.channels, 4, 2, 1, bias=False), nn.Tanh()]
-        with _weights_seed(seed):
+            for _ in range(n_up - 1):
+                layers += [
+                    nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                    nn.BatchNorm2d(ch // 2),
+                    nn.ReLU(),
+                ]
+                ch //= 2
+            layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
             self.net = nn.Sequential(*layers)
             _dcgan_init_(self.net)
+        self.to(dtype)
 
-    def forward(self, z):
-        if z.ndim == 2:
-            z = z[:, :, None, None]
-        if z.ndim != 4 or z.shape[1:] != (self.latent_dim, 1, 1):
-            raise ValueError(f"z must have shape (N, {self.latent_dim}); got {tuple(z.shape)}")
-        return self.net(z)
+    @validate(z=Tensor(ndim=(2, 4)))
+    def forward(self, z: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
+        """Images G(z) of shape (N, C, S, S) for z of shape (N, k) or (N, k, 1, 1)."""
+        if tuple(z.shape[1:]) not in ((self.latent_dim,), (self.latent_dim, 1, 1)):
+            raise _shape_error("z", f"(N, {self.latent_dim})", z)
+        return self._forward(_cast(z, self))
 
-    def sample(self, n, generator=None):
-        """G(z) for n draws z ~ N(0, I): shape (n, C, S, S)."""
-        n = _check_int(n, "n", 0)
-        p = next(self.parameters())
-        z = torch.randn(n, self.latent_dim, generator=generator, dtype=p.dtype)
-        return self(z.to(p.device))
+    def _forward(self, z):
+        return self.net(z.reshape(-1, self.latent_dim, 1, 1))
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(TorchModule, nn.Module):
     """The DCGAN discriminator (Radford et al. 2016) (GA11): image (C, S, S) -> logit.
 
     Convolutions with kernel 4, stride 2, padding 1 halve the side and double the channels
     (``width`` channels after the first) down to a 4x4 map; a last 4x4 convolution without
-    padding gives one logit. LeakyReLU (slope 0.2) everywhere, batch norm everywhere except
-    after the input layer; no pooling, no fully connected layers. The sigmoid of the paper's
-    output is left to the loss, which takes logits.
+    padding gives one logit. LeakyReLU (slope ``negative_slope``, 0.2) everywhere, batch norm
+    everywhere except after the input layer; no pooling, no fully connected layers. The
+    sigmoid of the paper's output is left to the loss, which takes logits.
 
     Parameters
     ----------
     image_size : S, a power of 2 >= 8
     channels : C
     width : channels after the first convolution
-    seed : seed of the initial weights (None: PyTorch's global generator)
+    seed : seed of the initial weights (DCGAN's N(0, 0.02), drawn in ``seeded_init``)
+    dtype : floating dtype of the parameters
 
     ``forward(x)`` takes x of shape (N, C, S, S) and returns logits of shape (N,).
     """
 
-    def __init__(self, image_size=64, channels=3, width=128, negative_slope=0.2, seed=None):
+    @validate(
+        image_size=Integer(minimum=8),
+        channels=Integer(minimum=1),
+        width=Integer(minimum=1),
+        negative_slope=Real(low=0),
+        seed=Seed(),
+        dtype=Dtype(),
+    )
+    def __init__(
+        self,
+        image_size: int = 64,
+        channels: int = 3,
+        width: int = 128,
+        negative_slope: float = 0.2,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
-        self.image_size = _check_image_size(image_size)
-        self.channels = _check_int(channels, "channels", 1)
-        width = _check_int(width, "width", 1)
-        slope = float(negative_slope)
-        n_down = int(math.log2(self.image_size)) - 2
-        layers = [nn.Conv2d(self.channels, width, 4, 2, 1), nn.LeakyReLU(slope)]
-        ch = width
-        for _ in range(n_down - 1):
-            layers += [
-                nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(2 * ch),
-                nn.LeakyReLU(slope),
-            ]
-            ch *= 2
-        layers += [nn.Conv2d(ch, 1, 4, 1, 0)]
-        with _weights_seed(seed):
+        _check_power_of_2(image_size)
+        self.image_size, self.channels = image_size, channels
+        n_down = int(math.log2(image_size)) - 2
+        with seeded_init(seed):
+            layers = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(negative_slope)]
+            ch = width
+            for _ in range(n_down - 1):
+                layers += [
+                    nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False),
+                    nn.BatchNorm2d(2 * ch),
+                    nn.LeakyReLU(negative_slope),
+                ]
+                ch *= 2
+            layers += [nn.Conv2d(ch, 1, 4, 1, 0)]
             self.net = nn.Sequential(*layers)
             _dcgan_init_(self.net)
+        self.to(dtype)
 
-    def forward(self, x):
+    @validate(x=Tensor(ndim=4))
+    def forward(self, x: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
+        """Logits of shape (N,) for images x of shape (N, C, S, S)."""
         shape = (self.channels, self.image_size, self.image_size)
-        if x.ndim != 4 or tuple(x.shape[1:]) != shape:
-            raise ValueError(
-                f"x must have shape (N, {', '.join(map(str, shape))}); got {tuple(x.shape)}"
-            )
+        if tuple(x.shape[1:]) != shape:
+            raise _shape_error("x", f"(N, {', '.join(map(str, shape))})", x)
+        return self._forward(_cast(x, self))
+
+    def _forward(self, x):
         return self.net(x).reshape(-1)
 
 
 # --------------------------------------------------------------------------- GA2, GA3
-def discriminator_loss(d_real, d_fake):
+@validate(d_real=Tensor(), d_fake=Tensor())
+def discriminator_loss(
+    d_real: torch.Tensor | npt.ArrayLike, d_fake: torch.Tensor | npt.ArrayLike
+) -> torch.Tensor:
     """The discriminator's loss (GA2): -( E[log D(x)] + E[log(1 - D(G(z)))] ), to minimise.
 
     Parameters
     ----------
-    d_real : logits of the discriminator on real samples, any shape (N,)
-    d_fake : logits on generated samples, any shape (M,)
+    d_real : finite logits of the discriminator on real samples, any shape, e.g. (N,)
+    d_fake : finite logits on generated samples, any shape, e.g. (M,)
 
     Returns the sum of two batch means, mean(softplus(-d_real)) + mean(softplus(d_fake)):
     the binary cross-entropy with label 1 for real and 0 for generated samples, each source
-    averaged over its own batch. A 0-d tensor (differentiable).
+    averaged over its own batch. A 0-d tensor (differentiable in tensor inputs).
     """
-    d_real = _check_logits(d_real, "d_real")
-    d_fake = _check_logits(d_fake, "d_fake")
+    return _discriminator_loss(d_real, d_fake)
+
+
+def _discriminator_loss(d_real, d_fake):
     return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
 
-def generator_loss(d_fake, kind="minimax"):
+@validate(d_fake=Tensor(), kind=Choice(_GENERATOR_LOSSES))
+def generator_loss(d_fake: torch.Tensor | npt.ArrayLike, kind: str = "minimax") -> torch.Tensor:
     """The generator's loss (GA3) from the discriminator's logits on generated samples.
 
     - ``kind="minimax"``: E[log(1 - D(G(z)))] = -mean(softplus(d_fake)), to minimise (it is
@@ -337,25 +413,35 @@ def generator_loss(d_fake, kind="minimax"):
     - ``kind="non_saturating"``: -E[log D(G(z))] = mean(softplus(-d_fake)), to minimise; its
       gradient with respect to a logit is -(1 - D) / N, which tends to -1/N when D -> 0.
 
-    Both are batch means. Returns a 0-d tensor (differentiable).
+    ``d_fake``: finite logits, any shape, e.g. (N,). Both are batch means. Returns a 0-d
+    tensor (differentiable in tensor inputs).
     """
-    d_fake = _check_logits(d_fake, "d_fake")
-    if kind == "minimax":
-        return -F.softplus(d_fake).mean()
+    return _generator_loss(d_fake, kind)
+
+
+def _generator_loss(d_fake, kind):
     if kind == "non_saturating":
         return F.softplus(-d_fake).mean()
-    raise ValueError(f"kind must be one of {_GENERATOR_LOSSES}; got {kind!r}")
+    return -F.softplus(d_fake).mean()  # minimax
 
 
 # --------------------------------------------------------------------------- GA4, GA5
-def optimal_discriminator(p_r, p_theta, logit=False):
+def _same_shape(p_theta: np.ndarray, p_r: np.ndarray, name: str = "p_theta") -> None:
+    if p_theta.shape != p_r.shape:
+        raise ValueError(f"{name} must have the shape of p_r {p_r.shape}; got {p_theta.shape}")
+
+
+@validate(p_r=Density(), p_theta=Density(), logit=Flag())
+def optimal_discriminator(
+    p_r: npt.ArrayLike, p_theta: npt.ArrayLike, logit: bool = False
+) -> np.ndarray:
     """D*(x) = p_r(x) / (p_r(x) + p_theta(x)) (GA5), elementwise on a grid.
 
     Where p_r = p_theta = 0 every D gives the same value function; 0.5 is returned there.
 
     Parameters
     ----------
-    p_r, p_theta : non-negative arrays of the same shape (densities on a grid)
+    p_r, p_theta : finite, non-negative arrays of the same shape (densities on a grid)
     logit : return the logit of D*, log p_r - log p_theta (+inf where only p_r > 0, -inf where
         only p_theta > 0, 0 where both vanish) instead of D* itself. Use it where the ratio
         of the densities is extreme: D* = 1 - 1e-75 rounds to 1.0 in float64 and
@@ -363,8 +449,7 @@ def optimal_discriminator(p_r, p_theta, logit=False):
 
     Returns an array of that shape: values in [0, 1] (or logits in [-inf, inf]).
     """
-    p_r = check_density(p_r, "p_r")
-    p_theta = check_density(p_theta, "p_theta", like=("p_r", p_r.shape))
+    _same_shape(p_theta, p_r)
     if logit:
         with np.errstate(divide="ignore", invalid="ignore"):
             a = np.log(p_r) - np.log(p_theta)
@@ -374,7 +459,20 @@ def optimal_discriminator(p_r, p_theta, logit=False):
         return np.where(total > 0, p_r / np.where(total > 0, total, 1.0), 0.5)
 
 
-def value_function(p_r, p_theta, d, dx, logits=False):
+@validate(
+    p_r=Density(),
+    p_theta=Density(),
+    d=Array(finite=False),
+    dx=Real(low=0, low_open=True),
+    logits=Flag(),
+)
+def value_function(
+    p_r: npt.ArrayLike,
+    p_theta: npt.ArrayLike,
+    d: npt.ArrayLike,
+    dx: float,
+    logits: bool = False,
+) -> float:
     """V(D, G) = E_{p_r}[log D] + E_{p_theta}[log(1 - D)] on a grid (GA4).
 
     Riemann sums sum(p_r log d) dx + sum(p_theta log(1 - d)) dx with 0 * log 0 = 0: a cell
@@ -383,29 +481,23 @@ def value_function(p_r, p_theta, d, dx, logits=False):
 
     Parameters
     ----------
-    p_r, p_theta : non-negative arrays of the same shape
+    p_r, p_theta : finite, non-negative arrays of the same shape
     d : discriminator values D(x) in [0, 1] on the same grid, or with ``logits=True`` the
-        logits a(x) in [-inf, inf] (then log D = -softplus(-a), log(1 - D) = -softplus(a))
+        logits a(x) in [-inf, inf] (then log D = -softplus(-a), log(1 - D) = -softplus(a));
+        never NaN
     dx : cell volume (> 0)
 
     Returns a float (nats).
     """
-    p_r = check_density(p_r, "p_r")
-    p_theta = check_density(p_theta, "p_theta", like=("p_r", p_r.shape))
-    try:
-        d = np.asarray(d, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"d must be a numeric array; got {d!r:.80}") from err
-    if d.shape != p_r.shape:
-        raise ValueError(f"d must have the shape of p_r {p_r.shape}; got {d.shape}")
-    dx = _check_positive(dx, "dx")
+    _same_shape(p_theta, p_r)
+    _same_shape(d, p_r, "d")
+    if np.isnan(d).any():
+        raise ValueError("d must not contain NaN")
     if logits:
-        if np.any(np.isnan(d)):
-            raise ValueError("d (logits) must not contain NaN")
         log_d, log_1md = -np.logaddexp(0.0, -d), -np.logaddexp(0.0, d)
     else:
-        if not (np.all(np.isfinite(d)) and np.all((d >= 0) & (d <= 1))):
-            raise ValueError("d must contain probabilities in [0, 1]")
+        if not np.all((d >= 0) & (d <= 1)):
+            raise ValueError("d must contain probabilities in [0, 1] (or pass logits=True)")
         with np.errstate(divide="ignore"):
             log_d, log_1md = np.log(d), np.log1p(-d)
     with np.errstate(invalid="ignore"):
@@ -415,161 +507,158 @@ def value_function(p_r, p_theta, d, dx, logits=False):
 
 
 # --------------------------------------------------------------------------- training
-def _as_data(data, device, dtype):
-    if isinstance(data, torch.Tensor):
-        t = data.detach()
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(data, dtype=np.float64))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"data must be a numeric array; got {data!r:.80}") from err
-    if t.ndim < 2 or t.shape[0] < 1:
-        raise ValueError(f"data must have shape (N, ...) with N >= 1; got {tuple(t.shape)}")
-    if not t.is_floating_point() or not bool(torch.isfinite(t).all()):
-        raise ValueError("data must contain only finite floating-point values")
-    return t.to(device=device, dtype=dtype)
+def _unchecked(network: nn.Module) -> Callable:
+    """The network's forward without the boundary checks, for the per-step path: the
+    library's networks have ``_forward``; any other module is called as it is."""
+    return getattr(network, "_forward", network)
 
 
+@validate(
+    G=Instance(nn.Module),
+    D=Instance(nn.Module),
+    data=Tensor(ndim=(2, 3, 4)),
+    n_steps=Integer(minimum=1),
+    batch_size=Integer(minimum=1),
+    lr=Real(low=0, low_open=True),
+    lr_d=Optional(Real(low=0, low_open=True)),
+    loss=Choice(_GENERATOR_LOSSES),
+    d_steps=Integer(minimum=1),
+    seed=Seed(),
+    snapshot_every=Integer(minimum=0),
+    n_snapshot=Integer(minimum=1),
+    progress=Flag(),
+    device=Device(),
+)
 def train_gan(
-    generator,
-    discriminator,
-    data,
+    G: nn.Module,
+    D: nn.Module,
+    data: torch.Tensor | npt.ArrayLike,
     *,
-    n_steps=1000,
-    batch_size=128,
-    lr=2e-4,
-    lr_d=None,
-    betas=(0.5, 0.999),
-    loss="non_saturating",
-    d_steps=1,
-    seed=0,
-    snapshot_every=0,
-    n_snapshot=512,
-    progress=False,
-    device=None,
-):
-    """Train a GAN by alternating gradient steps (Adam) on the two losses.
+    n_steps: int = 1000,
+    batch_size: int = 128,
+    lr: float = 2e-4,
+    lr_d: float | None = None,
+    betas: tuple[float, float] = (0.5, 0.999),
+    loss: str = "non_saturating",
+    d_steps: int = 1,
+    seed: int = 0,
+    snapshot_every: int = 0,
+    n_snapshot: int = 512,
+    progress: bool = False,
+    device: str | torch.device | None = None,
+) -> dict[str, np.ndarray]:
+    """Train a GAN by alternating Adam steps on the two losses (``training.fit``).
 
-    Each step: ``d_steps`` updates of the discriminator on ``discriminator_loss`` (a batch of
-    real samples drawn with replacement from ``data`` against a batch of G(z)), then one
-    update of the generator on ``generator_loss(..., kind=loss)`` with a fresh batch of z.
-    With a packed discriminator (``discriminator.packing = m``) each batch of ``batch_size``
-    samples is judged in ``batch_size / m`` groups of m.
+    Each step draws one batch of ``batch_size`` real rows (with replacement) and makes
+    ``d_steps`` updates of D on ``discriminator_loss`` (that batch against a batch of G(z)),
+    then one update of G on ``generator_loss(..., kind=loss)``; every update draws its own z.
+    With ``d_steps > 1`` the discriminator's updates of a step share its real batch (before
+    the one training loop each update drew its own). With a packed discriminator
+    (``D.packing = m``) each batch is judged in ``batch_size / m`` groups of m.
 
     Parameters
     ----------
-    generator : a module with ``latent_dim`` mapping z (B, k) to samples shaped like data rows
-    discriminator : a module mapping a batch of samples to logits
-    data : real samples, array or tensor of shape (N, ...) (N, d) or (N, C, H, W)
-    n_steps, batch_size : number of generator updates; samples per batch
-    lr, lr_d : Adam learning rates of the generator and the discriminator (lr_d=None: lr)
+    G : the generator network, with ``latent_dim`` = k; maps z (B, k) to rows like data's
+    D : the discriminator network: a batch of samples -> logits
+    data : real samples, array or tensor of shape (N, d) or (N, C, H, W)
+    n_steps, batch_size : number of steps (generator updates); rows per batch
+    lr, lr_d : Adam learning rates of G and D (lr_d=None: lr)
     betas : Adam's betas (DCGAN uses (0.5, 0.999))
     loss : "non_saturating" or "minimax" (the generator's objective, GA3)
     d_steps : discriminator updates per generator update
-    seed : seed of every random draw (data batches, z); the modules' initial weights are
-        fixed when they are built
+    seed : the real batches are drawn from ``seed`` and the z of the losses from ``seed + 1``
+        (``fit``'s two generators), the snapshots' fixed z from ``seed + 2`` (a CPU
+        generator); the networks' initial weights are fixed when they are built
     snapshot_every : every this many steps (and at step 0 and at the end) store G(z) for a
         fixed set of ``n_snapshot`` latent vectors; 0 stores only the final samples
     progress : show a tqdm progress bar with the current losses
-    device : move both modules there first; default: where the generator is
+    device : move both networks there first; default: where G is
 
     Returns
     -------
-    history : dict with NumPy arrays "d_loss" (n_steps,), "g_loss" (n_steps,) (the losses of
-        each step's last update), "d_of_fake" (n_steps,) (the batch mean of D(G(z)) =
-        sigmoid(logit) in each generator update, before it: how confident the discriminator
-        is that generated samples are fake; the minimax loss saturates when it is near 0),
-        "snapshot_steps" (K,), "snapshots" (K, n_snapshot, ...) and the float "seconds"
-        (wall-clock time of the loop).
+    history : fit's history: "step" (n_steps,), "d_loss" and "g_loss" (n_steps,) (the losses
+        of each step's last update of D and of G), "d_of_fake" (n_steps,) (the batch mean
+        of D(G(z)) = sigmoid(logit) in each generator update, before it: how confident D is
+        that generated samples are fake; the minimax loss saturates when it is near 0),
+        "seconds" (n_steps,) (cumulative wall-clock time); and "snapshot_steps" (K,) (ints),
+        "snapshots" (K, n_snapshot, ...) (float64).
     """
-    n_steps = _check_int(n_steps, "n_steps", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    d_steps = _check_int(d_steps, "d_steps", 1)
-    snapshot_every = _check_int(snapshot_every, "snapshot_every", 0)
-    n_snapshot = _check_int(n_snapshot, "n_snapshot", 1)
-    lr = _check_positive(lr, "lr")
-    lr_d = lr if lr_d is None else _check_positive(lr_d, "lr_d")
-    if loss not in _GENERATOR_LOSSES:
-        raise ValueError(f"loss must be one of {_GENERATOR_LOSSES}; got {loss!r}")
-    packing = getattr(discriminator, "packing", 1)
-    if batch_size % packing:
+    k = getattr(G, "latent_dim", None)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"G must have an integer attribute latent_dim >= 1; got {k!r}")
+    packing = getattr(D, "packing", 1)
+    if min(batch_size, data.shape[0]) % packing:
         raise ValueError(
-            f"batch_size ({batch_size}) must be divisible by the discriminator's "
-            f"packing ({packing})"
+            f"batch_size ({min(batch_size, data.shape[0])} rows per batch) must be divisible "
+            f"by the discriminator's packing ({packing})"
         )
     if device is not None:
-        generator.to(device)
-        discriminator.to(device)
-    param = next(generator.parameters())
+        G.to(device)
+        D.to(device)
+    param = next(G.parameters())
     dev, dtype = param.device, param.dtype
-    X = _as_data(data, dev, dtype)
-    k = generator.latent_dim
+    run_G, run_D = _unchecked(G), _unchecked(D)
 
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    def z_batch(n, generator):
+        return torch.randn(n, k, generator=generator, device=dev, dtype=dtype)
 
-    def draw_z(n):
-        return torch.randn(n, k, generator=gen, dtype=dtype).to(dev)
-
-    def draw_real(n):
-        return X[torch.randint(X.shape[0], (n,), generator=gen).to(dev)]
-
-    z_fixed = draw_z(n_snapshot)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=tuple(betas))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=tuple(betas))
-    d_hist = np.empty(n_steps)
-    g_hist = np.empty(n_steps)
-    dg_hist = np.empty(n_steps)
-    snap_steps, snaps = [], []
-
-    def snapshot(step):
+    def d_loss(model, real, generator):
         with torch.no_grad():
-            snaps.append(generator(z_fixed).detach().cpu().numpy())
-        snap_steps.append(step)
+            fake = run_G(z_batch(real.shape[0], generator))
+        return _discriminator_loss(run_D(real), run_D(fake))
 
+    def g_loss(model, real, generator):
+        a_fake = run_D(run_G(z_batch(real.shape[0], generator)))
+        d_of_fake = torch.sigmoid(a_fake.detach()).mean()
+        return {"loss": _generator_loss(a_fake, loss), "d_of_fake": d_of_fake}
+
+    z_fixed = torch.randn(
+        n_snapshot, k, generator=torch.Generator().manual_seed(seed + 2), dtype=dtype
+    ).to(dev)
+
+    def snapshot(t, model):
+        with torch.no_grad():
+            return {"snapshots": run_G(z_fixed).cpu().numpy()}
+
+    first = snapshot(0, None)["snapshots"] if snapshot_every else None  # step 0
+    updates = [Update("d_loss", d_loss, D, lr_d)] * d_steps + [Update("g_loss", g_loss, G)]
+    history = fit(
+        nn.ModuleDict({"G": G, "D": D}),
+        data,
+        updates,
+        steps=n_steps,
+        batch_size=batch_size,
+        lr=lr,
+        betas=betas,
+        seed=seed,
+        progress=progress,
+        callback=snapshot,
+        callback_every=snapshot_every or n_steps,
+        desc="GAN",
+    )
+    steps = history.pop("snapshots_at").astype(int)
     if snapshot_every:
-        snapshot(0)
-    bar = range(1, n_steps + 1)
-    if progress:  # imported only when asked for: tqdm.auto warns in notebooks without widgets
-        from tqdm.auto import tqdm
-
-        bar = tqdm(bar, desc="GAN", unit="step")
-    start = time.perf_counter()
-    for step in bar:
-        for _ in range(d_steps):
-            real = draw_real(batch_size)
-            with torch.no_grad():
-                fake = generator(draw_z(batch_size))
-            d_loss = discriminator_loss(discriminator(real), discriminator(fake))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-        a_fake = discriminator(generator(draw_z(batch_size)))
-        g_loss = generator_loss(a_fake, kind=loss)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        d_hist[step - 1] = d_loss.item()
-        g_hist[step - 1] = g_loss.item()
-        dg_hist[step - 1] = torch.sigmoid(a_fake.detach()).mean().item()
-        if snapshot_every and step % snapshot_every == 0 and step != n_steps:
-            snapshot(step)
-        if progress and step % 50 == 0:
-            bar.set_postfix(
-                {"D loss": f"{d_hist[step - 1]:.3f}", "G loss": f"{g_hist[step - 1]:.3f}"}
-            )
-    snapshot(n_steps)
-    return {
-        "d_loss": d_hist,
-        "g_loss": g_hist,
-        "d_of_fake": dg_hist,
-        "snapshot_steps": np.array(snap_steps),
-        "snapshots": np.stack(snaps),
-        "seconds": time.perf_counter() - start,
-    }
+        steps = np.concatenate([[0], steps])
+        history["snapshots"] = np.concatenate([first[None], history["snapshots"]])
+    history["snapshot_steps"] = steps
+    return history
 
 
 # --------------------------------------------------------------------------- metrics
-def mode_coverage(samples, centers, std, threshold=3.0, min_count=1):
+@validate(
+    samples=Array(ndim=2),
+    centers=Array(ndim=2),
+    std=Real(low=0, low_open=True),
+    threshold=Real(low=0, low_open=True),
+    min_count=Integer(minimum=1),
+)
+def mode_coverage(
+    samples: npt.ArrayLike | torch.Tensor,
+    centers: npt.ArrayLike,
+    std: float,
+    threshold: float = 3.0,
+    min_count: int = 1,
+) -> tuple[int, float]:
     """Modes covered and fraction of high-quality samples for a mixture of isotropic Gaussians.
 
     The metrics of the mode-collapse literature (Srivastava et al. 2017; Lin et al. 2018): a
@@ -579,7 +668,7 @@ def mode_coverage(samples, centers, std, threshold=3.0, min_count=1):
 
     Parameters
     ----------
-    samples : (N, d) generated samples
+    samples : (N, d) generated samples (an array, or a tensor, also one that requires grad)
     centers : (K, d) the modes' centres
     std : the modes' common standard deviation (> 0)
     threshold : radius in standard deviations (> 0)
@@ -589,22 +678,12 @@ def mode_coverage(samples, centers, std, threshold=3.0, min_count=1):
     -------
     (modes_covered, high_quality_fraction) : (int in 0..K, float in [0, 1])
     """
-    try:
-        X = np.asarray(samples, dtype=np.float64)
-        C = np.asarray(centers, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError("samples and centers must be numeric arrays") from err
-    if X.ndim != 2 or X.shape[0] < 1:
-        raise ValueError(f"samples must have shape (N, d) with N >= 1; got {X.shape}")
-    if C.ndim != 2 or C.shape[0] < 1 or C.shape[1] != X.shape[1]:
-        raise ValueError(f"centers must have shape (K, d={X.shape[1]}); got {C.shape}")
-    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(C))):
-        raise ValueError("samples and centers must contain only finite values")
-    std = _check_positive(std, "std")
-    threshold = _check_positive(threshold, "threshold")
-    min_count = _check_int(min_count, "min_count", 1)
-    d2 = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)  # (N, K)
+    if centers.shape[1] != samples.shape[1]:
+        raise ValueError(
+            f"centers must have shape (K, d={samples.shape[1]}) like samples; got {centers.shape}"
+        )
+    d2 = ((samples[:, None, :] - centers[None, :, :]) ** 2).sum(-1)  # (N, K)
     nearest = d2.argmin(axis=1)
-    good = d2[np.arange(len(X)), nearest] < (threshold * std) ** 2
-    counts = np.bincount(nearest[good], minlength=len(C))
+    good = d2[np.arange(len(samples)), nearest] < (threshold * std) ** 2
+    counts = np.bincount(nearest[good], minlength=len(centers))
     return int((counts >= min_count).sum()), float(good.mean())

@@ -34,25 +34,34 @@ __all__ = [
 # --------------------------------------------------------------------------- GA3 (number)
 def check_saturation_ratio(value) -> bool:
     """Check the ratio of the non-saturating to the minimax generator gradient (with respect
-    to the discriminator's logit) at D(G(z)) = 0.01. Within a relative 1e-4."""
+    to the discriminator's logit) at D(G(z)) = 0.01. Within a relative 1e-4. ``value`` is a
+    number (a 0-d array or tensor, also one that requires grad, will do); ``...`` counts as
+    not yet answered."""
     if value is Ellipsis:
         print(NOT_ANSWERED)
         return False
-    v = _as_float(value)
-    if v is None:
-        return _report(False, "答案应当是一个有限的数。")
-    d = 0.01
-    expected = (1 - d) / d
-    if math.isclose(v, expected, rel_tol=1e-4):
-        return _report(True)
-    if math.isclose(v, 1 / expected, rel_tol=1e-4):
-        return _report(False, "比值倒过来了：题目问的是非饱和形式的梯度是极小极大形式的多少倍。")
-    if math.isclose(abs(v), 1.0, rel_tol=1e-4):
-        return _report(
-            False,
-            "两个梯度并不相等：分别对 logit 求导，d log σ(a)/da 与 d log(1-σ(a))/da 各等于什么？",
-        )
-    return _report(False, "写出 σ'(a)=σ(a)(1-σ(a))，分别对两个目标求导，再代入 D=σ(a)=0.01。")
+
+    def check():
+        v = _as_float(value)
+        if v is None:
+            return _report(False, "答案应当是一个有限的数。")
+        d = 0.01
+        expected = (1 - d) / d
+        if math.isclose(v, expected, rel_tol=1e-4):
+            return _report(True)
+        if math.isclose(v, 1 / expected, rel_tol=1e-4):
+            return _report(
+                False, "比值倒过来了：题目问的是非饱和形式的梯度是极小极大形式的多少倍。"
+            )
+        if math.isclose(abs(v), 1.0, rel_tol=1e-4):
+            return _report(
+                False,
+                "两个梯度并不相等：分别对 logit 求导，"
+                "d log σ(a)/da 与 d log(1-σ(a))/da 各等于什么？",
+            )
+        return _report(False, "写出 σ'(a)=σ(a)(1-σ(a))，分别对两个目标求导，再代入 D=σ(a)=0.01。")
+
+    return _run(check)
 
 
 # --------------------------------------------------------------------------- GA3 (function)
