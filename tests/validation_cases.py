@@ -106,7 +106,45 @@ case(ae.principal_angles, X4, torch.tensor(X4[:, :2], requires_grad=True))
 # (filled by the vae module's maintainer)
 
 # ----------------------------------------------------------------------------- gan
-# (filled by the gan module's maintainer)
+from unsupervised import gan  # noqa: E402
+
+_G = gan.Generator(3, 2, (8,))
+_D = gan.Discriminator(2, (8,), packing=2)
+_DCG = gan.DCGANGenerator(4, 8, 1, 4)
+_DCD = gan.DCGANDiscriminator(8, 1, 4)
+_P = np.array([0.1, 0.4, 0.3, 0.0])  # densities on a grid of four cells
+_Q = np.array([0.2, 0.2, 0.2, 0.2])
+case(gan.Generator, 3, 2, (8,), seed=0, dtype=torch.float64)
+case(_G.forward, rng.normal(size=(4, 3)))  # a float64 array into a float32 network
+case(_G.sample, 3, generator=torch.Generator().manual_seed(0))  # both generators' sample
+case(gan.Discriminator, 2, (8,), packing=2, negative_slope=0.1, seed=1, dtype=torch.float32)
+case(_D.forward, torch.tensor(X2, requires_grad=True))  # 8 samples, packing 2: 4 logits
+case(gan.DCGANGenerator, 4, 8, 1, 4, seed=0, dtype=torch.float32)
+case(_DCG.forward, rng.normal(size=(2, 4)))
+case(gan.DCGANDiscriminator, 8, 1, 4, negative_slope=0.2, seed=0, dtype=torch.float32)
+case(_DCD.forward, rng.uniform(-1, 1, size=(2, 1, 8, 8)))
+case(gan.discriminator_loss, X2[:, 0], [0.5, -1.0])
+case(gan.generator_loss, torch.tensor(X2[:, 1], requires_grad=True), kind="non_saturating")
+case(gan.optimal_discriminator, _P, _Q, logit=False)
+case(gan.value_function, _P, _Q, [0.5, 0.6, 0.7, 0.2], 0.5, logits=False)
+case(
+    gan.train_gan,
+    gan.Generator(2, 2, (4,)),
+    gan.Discriminator(2, (4,), packing=2),
+    X2,
+    n_steps=2,
+    batch_size=4,
+    lr=1e-3,
+    lr_d=2e-3,
+    loss="minimax",
+    d_steps=2,
+    seed=0,
+    snapshot_every=1,
+    n_snapshot=3,
+    progress=False,
+    device="cpu",
+)
+case(gan.mode_coverage, X2, [[1.0, 0.0], [-1.0, 0.0]], 0.5, threshold=2.0, min_count=1)
 
 # ----------------------------------------------------------------------------- exercises
 # (filled by each module's maintainer: the checkers of unsupervised.exercises never raise,
