@@ -1,13 +1,16 @@
 """Checkers for the autoencoders chapter (notebooks/02_autoencoders.ipynb).
 
-- ``check_kl_gradient(fn)``         ``fn(rho_star, rho_hat)`` -> d KL(rho* || rho_hat) / d rho_hat (AE5)
+- ``check_kl_gradient(fn)``         ``fn(rho_star, rho_hat)`` -> the derivative
+  d KL(rho* || rho_hat) / d rho_hat (AE5)
 - ``check_masked_zero_fraction(value)``  the expected fraction of zero pixels after masking
   noise with mu = 0.25 of an image whose pixels are 0 with fraction 0.4 (AE7; a number)
 - ``check_linear_ae_optimum(fn)``   ``fn(X, p)`` -> the smallest batch-mean reconstruction loss
   a linear autoencoder with biases and p code units can reach on X (AE2, Baldi & Hornik)
 
 The reference values are computed here from the closed forms and NumPy's SVD, not with
-``unsupervised.autoencoders``.
+``unsupervised.autoencoders``. Like every checker (``_common``), these never raise: a
+learner's torch tensor (also one that requires grad) is read through ``.detach()``, and a
+value that is no finite number is reported, not raised.
 """
 
 from __future__ import annotations
@@ -24,6 +27,19 @@ __all__ = [
     "check_masked_zero_fraction",
     "check_linear_ae_optimum",
 ]
+
+
+def _number(value) -> float | None:
+    """The learner's value as a finite float, or None. Never raises: a torch tensor (one
+    that requires grad included) is detached first, and anything NumPy cannot read as one
+    finite number (an int too large for a float, an object whose ``__float__`` fails) is
+    None."""
+    try:
+        if hasattr(value, "detach"):  # a torch tensor: np.asarray refuses one with grad
+            value = value.detach().cpu()
+        return _as_float(value)
+    except Exception:
+        return None
 
 
 # --------------------------------------------------------------------------- AE5
@@ -45,7 +61,7 @@ def check_kl_gradient(fn: Callable[[float, float], float]) -> bool:
     def check():
         ok = flipped = reversed_kl = first_only = True
         for r, q in _kl_cases():
-            got = _as_float(_call(fn, float(r), float(q)))
+            got = _number(_call(fn, float(r), float(q)))
             if got is None:
                 return _report(False, "函数应当返回一个有限的数（float）。")
             expected = (q - r) / (q * (1 - q))
@@ -79,27 +95,33 @@ def check_masked_zero_fraction(value) -> bool:
     noise with mu = 0.25 (every pixel independently set to 0 with probability mu) is
     applied. What is the expected fraction of zero pixels in the corrupted image?
 
-    ``value`` may also be a function of no arguments that returns the number; ``None`` or
-    ``...`` counts as not yet answered.
+    ``value`` may also be a function of no arguments that returns the number (called once);
+    ``None`` or ``...`` counts as not yet answered.
     """
-    if callable(value):
-        return _run(lambda: check_masked_zero_fraction(_call(value)))
-    if value is None or value is Ellipsis:
-        print(NOT_ANSWERED)
-        return False
-    got = _as_float(value)
-    if got is None:
-        return _report(False, "请给出一个数（0 到 1 之间的比例）。")
-    q, mu = 0.4, 0.25
-    if math.isclose(got, q + (1 - q) * mu, rel_tol=1e-6):
-        return _report(True)
-    if math.isclose(got, mu, rel_tol=1e-6):
+
+    def check():
+        answer = _call(value) if callable(value) else value
+        if answer is None or answer is Ellipsis:
+            print(NOT_ANSWERED)
+            return False
+        got = _number(answer)
+        if got is None:
+            return _report(False, "请给出一个数（0 到 1 之间的比例）。")
+        q, mu = 0.4, 0.25
+        if math.isclose(got, q + (1 - q) * mu, rel_tol=1e-6):
+            return _report(True)
+        if math.isclose(got, mu, rel_tol=1e-6):
+            return _report(
+                False,
+                "μ 是被掩码选中的像素比例；原本就是 0 的像素被选中后仍是 0，没被选中的也还是 0。",
+            )
+        if math.isclose(got, q + mu, rel_tol=1e-6):
+            return _report(False, "原本为 0 又被掩码选中的像素被数了两次。")
         return _report(
-            False, "μ 是被掩码选中的像素比例；原本就是 0 的像素被选中后仍是 0，没被选中的也还是 0。"
+            False, "一个像素在损坏后为 0，当且仅当它原本为 0，或者它原本不为 0 且被选中。"
         )
-    if math.isclose(got, q + mu, rel_tol=1e-6):
-        return _report(False, "原本为 0 又被掩码选中的像素被数了两次。")
-    return _report(False, "一个像素在损坏后为 0，当且仅当它原本为 0，或者它原本不为 0 且被选中。")
+
+    return _run(check)
 
 
 # --------------------------------------------------------------------------- AE2 / PCA
@@ -123,7 +145,7 @@ def check_linear_ae_optimum(fn: Callable[[np.ndarray, int], float]) -> bool:
     def check():
         ok = uncentred = singular_not_squared = summed = True
         for X, p in _linear_ae_cases():
-            got = _as_float(_call(fn, X.copy(), int(p)))
+            got = _number(_call(fn, X.copy(), int(p)))
             if got is None:
                 return _report(False, "函数应当返回一个有限的数（float）。")
             N = X.shape[0]
