@@ -142,8 +142,8 @@ MUTANTS = [
     Mutant(
         "AE4",
         "autoencoders.py",
-        'return _check_tensor(z, "z").mean(dim=0)',
-        'return _check_tensor(z, "z").mean(dim=0) ** 2',
+        "return z.mean(dim=0)",
+        "return z.mean(dim=0) ** 2",
         "average activation squared",
     ),
     Mutant(
@@ -177,8 +177,8 @@ MUTANTS = [
     Mutant(
         "AE7",
         "autoencoders.py",
-        "return _reconstruction_loss(x, model(_mask(x, mu, generator, exact)[0]))",
-        "return (lambda xt: _reconstruction_loss(xt, model(xt)))(_mask(x, mu, generator, exact)[0])",
+        "return _reconstruction_loss(x, model.decoder(model.encoder(x_tilde)))",
+        "return _reconstruction_loss(x_tilde, model.decoder(model.encoder(x_tilde)))",
         "denoising loss reconstructs the corrupted input, not the clean one",
     ),
     # --- density estimation -------------------------------------------------------------
