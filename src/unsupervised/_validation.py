@@ -537,6 +537,20 @@ class Probabilities(Array):
         return super().bad_values() + [[0.5, 0.6], [1.5, -0.5]]
 
 
+class Text(Constraint):
+    """A non-empty string (a name or a label); bytes and other objects are refused."""
+
+    expected = "a non-empty string"
+
+    def check(self, value, name):
+        if not isinstance(value, str) or not value:
+            self.fail(value, name)
+        return value
+
+    def bad_values(self):
+        return ["", 3, None, b"name"]
+
+
 def validate(**constraints: Constraint) -> Callable:
     """Decorator: check and canonicalise the named arguments of every call (see the module
     docstring). The constraints are kept as ``fn.__validation__`` for the policy tests."""
