@@ -27,7 +27,7 @@ TESTS = {
     "autoencoders.py": ["tests/test_autoencoders.py"],
     "density.py": ["tests/test_density.py"],
     "vae.py": ["tests/test_vae.py"],
-    "divergences.py": ["tests/test_divergences.py", "tests/test_divergences_grid.py"],
+    "divergences.py": ["tests/test_divergences.py"],
     "gan.py": ["tests/test_gan.py"],
 }
 
@@ -362,8 +362,8 @@ MUTANTS = [
     Mutant(
         "GA7",
         "divergences.py",
-        "return 0.5 * kl_divergence(p, m, dx) + 0.5 * kl_divergence(q, m, dx)",
-        "return kl_divergence(p, m, dx) + kl_divergence(q, m, dx)",
+        "return 0.5 * _kl(p, m, dx) + 0.5 * _kl(q, m, dx)",
+        "return _kl(p, m, dx) + _kl(q, m, dx)",
         "JS without the factors 1/2",
     ),
     Mutant(

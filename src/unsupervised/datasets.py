@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import check_int as _check_int
-from .density import _check_data, _cholesky, gaussian_log_likelihood
+from ._validation import Array, Choice, Flag, Integer, Probabilities, Real, RngSeed, validate
+from .density import _cholesky, _gaussian_log_likelihood
 
 __all__ = [
     "GaussianMixture",
@@ -42,28 +42,16 @@ class GaussianMixture:
     n_components, n_features : K and d
     """
 
-    def __init__(self, weights, means, covs):
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.ndim != 1 or weights.size < 1 or not np.all(np.isfinite(weights)):
-            raise ValueError(
-                f"weights must be a finite 1-D array of shape (K,); got shape {weights.shape}"
-            )
-        if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-8:
-            raise ValueError(
-                f"weights must be non-negative and sum to 1; got sum {weights.sum()!r}"
-            )
+    @validate(weights=Probabilities(), means=Array(ndim=(1, 2)), covs=Array(ndim=(1, 2, 3)))
+    def __init__(self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray) -> None:
         K = weights.size
-
-        means = np.asarray(means, dtype=np.float64)
         if means.ndim == 1:
             means = means.reshape(-1, 1)
-        if means.ndim != 2 or means.shape[0] != K or not np.all(np.isfinite(means)):
+        if means.shape[0] != K:
             raise ValueError(
-                f"means must be a finite array of shape (K={K}, d); got shape {means.shape}"
+                f"means must have shape (K={K}, d), one row per weight; got shape {means.shape}"
             )
         d = means.shape[1]
-
-        covs = np.asarray(covs, dtype=np.float64)
         if d == 1 and covs.shape in ((K,), (K, 1)):
             covs = covs.reshape(K, 1, 1)
         if covs.shape != (K, d, d):
@@ -73,48 +61,78 @@ class GaussianMixture:
         self.weights, self.means, self.covs = weights, means, covs
         self.n_components, self.n_features = K, d
 
-    def sample(self, n, seed=0, return_labels=False):
+    @validate(n=Integer(minimum=0), seed=RngSeed(), return_labels=Flag())
+    def sample(
+        self, n: int, seed: int | tuple[int, ...] = 0, return_labels: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Draw n samples: array of shape (n, d) (and the component index of each, shape (n,)).
 
         Each sample picks component k with probability w_k, then x = mu_k + L_k z with
-        Sigma_k = L_k L_k^T and z standard normal.
+        Sigma_k = L_k L_k^T and z standard normal. ``seed``: an int or a sequence of ints,
+        as ``np.random.default_rng`` takes it.
         """
-        n = _check_int(n, "n", minimum=0)
         rng = np.random.default_rng(seed)
         labels = rng.choice(self.n_components, size=n, p=self.weights)
         z = rng.standard_normal((n, self.n_features))
         X = self.means[labels] + np.einsum("nij,nj->ni", self._cholesky[labels], z)
         return (X, labels) if return_labels else X
 
-    def log_pdf(self, X):
-        """log p(x) = logsumexp_k(log w_k + log N(x | mu_k, Sigma_k)); X (N, d) -> (N,)."""
-        X = _check_data(X, n_features=self.n_features)
+    def _points(self, X):
+        if X.shape[1] != self.n_features:
+            raise ValueError(
+                f"X must have {self.n_features} columns (the mixture's dimension); "
+                f"got shape {X.shape}"
+            )
+        return X
+
+    def _log_pdf(self, X):
         with np.errstate(divide="ignore"):
             log_w = np.log(self.weights)
         terms = np.stack(
-            [gaussian_log_likelihood(X, m, c) for m, c in zip(self.means, self.covs)], axis=1
+            [_gaussian_log_likelihood(X, m, L) for m, L in zip(self.means, self._cholesky)], axis=1
         )
         return logsumexp(terms + log_w, axis=1)
 
-    def pdf(self, X):
+    @validate(X=Array(ndim=2))
+    def log_pdf(self, X: np.ndarray) -> np.ndarray:
+        """log p(x) = logsumexp_k(log w_k + log N(x | mu_k, Sigma_k)); X (N, d) -> (N,)."""
+        return self._log_pdf(self._points(X))
+
+    @validate(X=Array(ndim=2))
+    def pdf(self, X: np.ndarray) -> np.ndarray:
         """p(x) for X of shape (N, d): array of shape (N,)."""
-        return np.exp(self.log_pdf(X))
+        return np.exp(self._log_pdf(self._points(X)))
 
 
-def ring_modes(n_modes=8, radius=2.0):
+def _ring_modes(n_modes, radius):
+    angles = 2.0 * np.pi * np.arange(n_modes) / n_modes
+    return radius * np.column_stack([np.cos(angles), np.sin(angles)])
+
+
+@validate(n_modes=Integer(minimum=1), radius=Real(low=0, low_open=True))
+def ring_modes(n_modes: int = 8, radius: float = 2.0) -> np.ndarray:
     """Centres of the ring of Gaussians: n_modes points evenly spaced on a circle.
 
     Mode j sits at radius * (cos(2 pi j / n_modes), sin(2 pi j / n_modes)).
     Returns an array of shape (n_modes, 2).
     """
-    n_modes = _check_int(n_modes, "n_modes", minimum=1)
-    if not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"radius must be a positive finite number; got {radius!r}")
-    angles = 2.0 * np.pi * np.arange(n_modes) / n_modes
-    return radius * np.column_stack([np.cos(angles), np.sin(angles)])
+    return _ring_modes(n_modes, radius)
 
 
-def ring_of_gaussians(n, n_modes=8, radius=2.0, std=0.02, seed=0):
+@validate(
+    n=Integer(minimum=0),
+    n_modes=Integer(minimum=1),
+    radius=Real(low=0, low_open=True),
+    std=Real(low=0),
+    seed=RngSeed(),
+)
+def ring_of_gaussians(
+    n: int,
+    n_modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.02,
+    seed: int | tuple[int, ...] = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Samples from an equal-weight mixture of isotropic Gaussians centred on ``ring_modes``.
 
     Returns
@@ -122,17 +140,15 @@ def ring_of_gaussians(n, n_modes=8, radius=2.0, std=0.02, seed=0):
     X : array of shape (n, 2)
     mode_index : int array of shape (n,), the mode each sample was drawn from
     """
-    n = _check_int(n, "n", minimum=0)
-    if not (np.isfinite(std) and std >= 0):
-        raise ValueError(f"std must be a non-negative finite number; got {std!r}")
-    modes = ring_modes(n_modes, radius)
+    modes = _ring_modes(n_modes, radius)
     rng = np.random.default_rng(seed)
     mode_index = rng.integers(len(modes), size=n)
     X = modes[mode_index] + std * rng.standard_normal((n, 2))
     return X, mode_index
 
 
-def load_digits_array(scale="unit"):
+@validate(scale=Choice(("unit", "raw")))
+def load_digits_array(scale: str = "unit") -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 8x8 digits as a float matrix (ships with scikit-learn, no download).
 
     Parameters
@@ -146,8 +162,6 @@ def load_digits_array(scale="unit"):
     """
     from sklearn.datasets import load_digits
 
-    if scale not in ("unit", "raw"):
-        raise ValueError(f"scale must be 'unit' or 'raw'; got {scale!r}")
     digits = load_digits()
     X = digits.data.astype(np.float64)
     if scale == "unit":
@@ -155,7 +169,22 @@ def load_digits_array(scale="unit"):
     return X, digits.target.astype(np.int64)
 
 
-def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True, downscale=1):
+@validate(
+    n_patches=Integer(minimum=1),
+    patch_size=Integer(minimum=1),
+    seed=RngSeed(),
+    grey=Flag(),
+    remove_mean=Flag(),
+    downscale=Integer(minimum=1),
+)
+def image_patches(
+    n_patches: int,
+    patch_size: int = 8,
+    seed: int | tuple[int, ...] = 0,
+    grey: bool = True,
+    remove_mean: bool = True,
+    downscale: int = 1,
+) -> np.ndarray:
     """Random square patches of the two photographs shipped with scikit-learn.
 
     The images (china.jpg, flower.jpg from ``sklearn.datasets.load_sample_images``) are
@@ -184,10 +213,9 @@ def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True, 
     from sklearn.datasets import load_sample_images
     from sklearn.feature_extraction.image import extract_patches_2d
 
-    n_patches = _check_int(n_patches, "n_patches", minimum=1)
-    patch_size = _check_int(patch_size, "patch_size", minimum=1)
-    downscale = _check_int(downscale, "downscale", minimum=1)
     images = [img.astype(np.float64) / 255.0 for img in load_sample_images().images]
+    if downscale > min(min(img.shape[:2]) for img in images):
+        raise ValueError(f"downscale must not exceed the image size; got {downscale}")
     if downscale > 1:
         k = downscale
         images = [
@@ -200,8 +228,16 @@ def image_patches(n_patches, patch_size=8, seed=0, grey=True, remove_mean=True, 
         images = [img.mean(axis=2) for img in images]
     if patch_size > min(min(img.shape[:2]) for img in images):
         raise ValueError(f"patch_size must not exceed the image size; got {patch_size}")
-    rng = np.random.default_rng(seed)
     per_image = [n_patches // 2, n_patches - n_patches // 2]
+    available = min(
+        (img.shape[0] - patch_size + 1) * (img.shape[1] - patch_size + 1) for img in images
+    )
+    if per_image[1] > available:
+        raise ValueError(
+            f"n_patches must be <= {2 * available} (every {patch_size} x {patch_size} patch of "
+            f"both images); got {n_patches}"
+        )
+    rng = np.random.default_rng(seed)
     parts = []
     for img, count in zip(images, per_image):
         if count == 0:

@@ -29,8 +29,7 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln, ndtr, xlog1py, xlogy
 from sklearn.exceptions import NotFittedError
 
-from ._validation import check_int as _check_int
-from ._validation import check_positive as _check_positive
+from ._validation import Array, Choice, Integer, Optional, Real, validate
 
 __all__ = [
     "gaussian_mle",
@@ -47,37 +46,9 @@ __all__ = [
 # matrix in the Gaussian Parzen window: 2e7 entries = 160 MB.
 _MAX_CHUNK_ENTRIES = 20_000_000
 
-
-# --------------------------------------------------------------------------- validation
-def _check_data(X, name="X", n_features=None):
-    """Return ``X`` as a finite float64 array of shape (N, d), N >= 1, or raise ValueError.
-
-    ``n_features``, if given, is the required number of columns d.
-    """
-    try:
-        A = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a numeric array of shape (N, d); got {X!r:.80}") from err
-    if A.ndim != 2:
-        hint = " (for 1-D data pass x.reshape(-1, 1))" if A.ndim == 1 else ""
-        raise ValueError(f"{name} must be a 2-D array of shape (N, d){hint}; got shape {A.shape}")
-    if A.shape[0] < 1 or A.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one row and one column; got shape {A.shape}")
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
-    if n_features is not None and A.shape[1] != n_features:
-        raise ValueError(
-            f"{name} must have {n_features} columns (the dimension of the training data); "
-            f"got shape {A.shape}"
-        )
-    return A
-
-
-def _check_fitted(estimator, attribute):
-    if not hasattr(estimator, attribute):
-        raise NotFittedError(
-            f"This {type(estimator).__name__} is not fitted yet; call fit(X) before density(Q)."
-        )
+# The declared kinds of argument (src/unsupervised/_validation.py).
+_DATA = Array(ndim=2)  # X (N, d) or Q (M, d): finite, N >= 1, d >= 1
+_POSITIVE = Real(low=0, low_open=True)
 
 
 def _log_ball_volume(d, log_r):
@@ -89,7 +60,8 @@ def _log_ball_volume(d, log_r):
 
 
 # --------------------------------------------------------------------------- parametric
-def gaussian_mle(X):
+@validate(X=_DATA)
+def gaussian_mle(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood mean and covariance of a Gaussian (DE2 for the Gaussian family).
 
     theta_ML = argmax_theta sum_n log N(x^(n) | mu, Sigma) has the closed form
@@ -98,21 +70,21 @@ def gaussian_mle(X):
 
     Parameters
     ----------
-    X : array of shape (N, d)
+    X : array of shape (N, d); 1-D data as a column, ``x.reshape(-1, 1)``
 
     Returns
     -------
     mean : array of shape (d,)
     cov : array of shape (d, d)
     """
-    X = _check_data(X)
     mean = X.mean(axis=0)
     centred = X - mean
     cov = centred.T @ centred / X.shape[0]
     return mean, cov
 
 
-def gaussian_log_likelihood(X, mean, cov):
+@validate(X=_DATA, mean=Array(ndim=1), cov=Array(ndim=2))
+def gaussian_log_likelihood(X: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """Per-sample Gaussian log density log N(x^(n) | mean, cov): the summands of DE1.
 
     log N(x | mu, Sigma) = -(1/2) (d log(2 pi) + log det Sigma + (x - mu)^T Sigma^-1 (x - mu)),
@@ -130,55 +102,55 @@ def gaussian_log_likelihood(X, mean, cov):
     -------
     log_p : array of shape (N,)
     """
-    X = _check_data(X)
     d = X.shape[1]
-    mean = np.asarray(mean, dtype=np.float64)
-    if mean.shape != (d,) or not np.all(np.isfinite(mean)):
-        raise ValueError(f"mean must be a finite array of shape ({d},); got shape {mean.shape}")
-    L = _cholesky(cov, d)
+    if mean.shape != (d,):
+        raise ValueError(f"mean must have shape ({d},) like the columns of X; got {mean.shape}")
+    return _gaussian_log_likelihood(X, mean, _cholesky(cov, d))
+
+
+def _gaussian_log_likelihood(X, mean, L):
+    """log N(x^(n) | mean, L L^T) for checked X (N, d), mean (d,) and a Cholesky factor L."""
+    d = X.shape[1]
     z = solve_triangular(L, (X - mean).T, lower=True)  # (d, N)
     log_det = 2.0 * np.sum(np.log(np.diag(L)))
     return -0.5 * (d * np.log(2.0 * np.pi) + log_det + np.sum(z * z, axis=0))
 
 
-def _cholesky(cov, d, name="cov"):
-    """Lower Cholesky factor of a symmetric positive definite (d, d) matrix, or ValueError."""
-    C = np.asarray(cov, dtype=np.float64)
-    if C.shape != (d, d) or not np.all(np.isfinite(C)):
-        raise ValueError(f"{name} must be a finite array of shape ({d}, {d}); got shape {C.shape}")
+def _cholesky(C, d, name="cov"):
+    """Lower Cholesky factor of a finite float64 (d, d) matrix that must be symmetric
+    positive definite, or ValueError naming ``name``."""
+    if C.shape != (d, d):
+        raise ValueError(f"{name} must have shape ({d}, {d}); got shape {C.shape}")
     if not np.allclose(C, C.T, rtol=1e-10, atol=1e-12 * np.max(np.abs(C), initial=0.0)):
         raise ValueError(f"{name} must be symmetric")
     try:
-        return np.linalg.cholesky(C)
+        L = np.linalg.cholesky(C)
     except np.linalg.LinAlgError as err:
         raise ValueError(f"{name} must be positive definite") from err
+    if not (np.all(np.isfinite(L)) and np.all(np.diag(L) > 0)):  # overflow or a zero pivot
+        raise ValueError(f"{name} must be positive definite with a representable factor")
+    return L
 
 
 # --------------------------------------------------------------------------- binomial
-def _check_binomial_args(k, n, p):
-    n = _check_int(n, "n", minimum=0)
-    try:
-        p = float(p)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"p must be a number in [0, 1]; got {p!r}") from err
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must lie in [0, 1]; got {p!r}")
-    try:
-        k_arr = np.asarray(k, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"k must contain integers; got {k!r}") from err
-    if not np.all(np.isfinite(k_arr)) or not np.all(k_arr == np.round(k_arr)):
+def _binomial_k(k, n):
+    """The counts k (any shape) as float64 integers in 0..n, or ValueError naming k."""
+    if not np.all(k == np.round(k)):
         raise ValueError("k must contain integers")
-    if np.any(k_arr < 0) or np.any(k_arr > n):
+    if np.any(k < 0) or np.any(k > n):
         raise ValueError(f"k must satisfy 0 <= k <= n = {n}")
-    return k_arr, n, p
+    return k
 
 
 def _log_binomial_coefficient(n, k):
     return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
 
 
-def binomial_pmf(k, n, p):
+_BINOMIAL = {"k": Array(), "n": Integer(minimum=0), "p": Real(0.0, 1.0)}
+
+
+@validate(**_BINOMIAL)
+def binomial_pmf(k: int | np.ndarray, n: int, p: float) -> float | np.ndarray:
     """Binomial probability P_K = C(n, k) p^k (1 - p)^(n - k): DE4, corrected.
 
     The source prints the exponent of (1 - P) as 1 - K; the correct exponent is N - K.
@@ -195,24 +167,27 @@ def binomial_pmf(k, n, p):
     -------
     pmf : float array of the shape of ``k`` (a 0-d array becomes a float)
     """
-    k, n, p = _check_binomial_args(k, n, p)
+    k = _binomial_k(k, n)
     log_pmf = _log_binomial_coefficient(n, k) + xlogy(k, p) + xlog1py(n - k, -p)
     return np.exp(log_pmf)[()]
 
 
-def binomial_pmf_as_printed(k, n, p):
+@validate(**_BINOMIAL)
+def binomial_pmf_as_printed(k: int | np.ndarray, n: int, p: float) -> float | np.ndarray:
     """DE4 exactly as the source prints it: C(n, k) p^k (1 - p)^(1 - k). WRONG on purpose.
 
     Kept so the book can show numerically that the printed formula is not a pmf
     (it does not sum to 1 over k = 0..n). Same arguments and shapes as ``binomial_pmf``.
     """
-    k, n, p = _check_binomial_args(k, n, p)
-    log_pmf = _log_binomial_coefficient(n, k) + xlogy(k, p) + xlog1py(1.0 - k, -p)
-    return np.exp(log_pmf)[()]
+    k = _binomial_k(k, n)
+    with np.errstate(over="ignore"):  # (1 - p)^(1 - k) for p near 1 and large k: inf
+        log_pmf = _log_binomial_coefficient(n, k) + xlogy(k, p) + xlog1py(1.0 - k, -p)
+        return np.exp(log_pmf)[()]
 
 
 # --------------------------------------------------------------------------- kernels
-def hypercube_kernel(u):
+@validate(u=Array())
+def hypercube_kernel(u: np.ndarray) -> np.ndarray:
     """Hypercube (box) kernel of DE7: phi(u) = 1 if |u_i| < 1/2 for every i, else 0.
 
     The inequality is strict, as in the source text: a point exactly on the face of the
@@ -221,38 +196,57 @@ def hypercube_kernel(u):
 
     Parameters
     ----------
-    u : array of shape (..., d)
+    u : array of shape (..., d), at least one axis
 
     Returns
     -------
     phi : float array of shape (...,), values 0.0 or 1.0
     """
-    u = np.asarray(u, dtype=np.float64)
     if u.ndim < 1:
         raise ValueError(f"u must have shape (..., d) with at least one axis; got shape {u.shape}")
-    if not np.all(np.isfinite(u)):
-        raise ValueError("u must contain only finite values (no NaN or inf)")
     return np.all(np.abs(u) < 0.5, axis=-1).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- estimators
 class _DensityEstimator:
-    """Shared part of the estimators: ``density`` from ``log_density`` and query checks."""
-
-    def density(self, Q):
-        """Estimated density p(x) at each query point: array of shape (M,) for Q of shape (M, d)."""
-        with np.errstate(over="ignore"):  # a kNN radius near 0 gives +inf, which is correct
-            return np.exp(self.log_density(Q))
-
-    def _check_query(self, Q):
-        _check_fitted(self, "X_")
-        return _check_data(Q, name="Q", n_features=self.n_features_in_)
+    """Shared part of the estimators: the public ``log_density`` and ``density`` (query
+    checks here), each subclass's ``_log_density`` on checked queries."""
 
     def _store_training_data(self, X):
-        X = _check_data(X)
         self.X_ = X
         self.n_samples_, self.n_features_in_ = X.shape
         return X
+
+    def _check_fitted(self, method):
+        """NotFittedError (a ValueError) naming ``method`` unless fit(X) has been called."""
+        if not hasattr(self, "X_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet; call fit(X) before {method}."
+            )
+        return self.n_features_in_
+
+    def _query(self, Q, method):
+        """Checked queries Q (M, d) of a fitted estimator, or ValueError naming Q."""
+        d = self._check_fitted(method)
+        if Q.shape[1] != d:
+            raise ValueError(
+                f"Q must have {d} columns (the dimension of the training data); got shape {Q.shape}"
+            )
+        return Q
+
+    @validate(Q=_DATA)
+    def log_density(self, Q: np.ndarray) -> np.ndarray:
+        """log p_hat(x) at each query point, shape (M,) for Q of shape (M, d); -inf where the
+        estimate is 0 (and +inf where a kNN radius is 0). See the class for the formula."""
+        return self._log_density(self._query(Q, "log_density(Q)"))
+
+    @validate(Q=_DATA)
+    def density(self, Q: np.ndarray) -> np.ndarray:
+        """Estimated density p_hat(x) = exp(log_density(Q)): array of shape (M,) for Q of
+        shape (M, d)."""
+        log_p = self._log_density(self._query(Q, "density(Q)"))
+        with np.errstate(over="ignore"):  # a kNN radius near 0 gives +inf, which is correct
+            return np.exp(log_p)
 
 
 class HistogramDensity(_DensityEstimator):
@@ -260,7 +254,8 @@ class HistogramDensity(_DensityEstimator):
 
     The bins are the half-open cubes
     [origin_i + j_i w, origin_i + (j_i + 1) w) for integer j, with w = bin_width, and
-    p(x) = K(x) / (N w^d), K(x) = number of training points in the bin that contains x.
+    p(x) = K(x) / (N w^d), K(x) = number of training points in the bin that contains x
+    (``log_density``: log p = log K - log N - d log w, -inf in empty bins).
     Only occupied bins are stored (a dictionary from integer bin index to count), so any
     dimension d works.
 
@@ -278,26 +273,28 @@ class HistogramDensity(_DensityEstimator):
     n_samples_, n_features_in_ : int, N and d
     """
 
-    def __init__(self, bin_width, origin=None):
-        self.bin_width = _check_positive(bin_width, "bin_width")
+    @validate(bin_width=_POSITIVE, origin=Optional(Array(ndim=1)))
+    def __init__(self, bin_width: float, origin: np.ndarray | None = None) -> None:
+        self.bin_width = bin_width
         self.origin = origin
 
-    def fit(self, X):
+    @validate(X=_DATA)
+    def fit(self, X: np.ndarray) -> HistogramDensity:
         """Count the training points X (N, d) per bin. Returns self."""
-        X = self._store_training_data(X)
-        d = self.n_features_in_
+        d = X.shape[1]
         if self.origin is None:
             origin = X.min(axis=0)
         else:
-            origin = np.asarray(self.origin, dtype=np.float64)
-            if origin.shape != (d,) or not np.all(np.isfinite(origin)):
+            origin = self.origin
+            if origin.shape != (d,):
                 raise ValueError(
-                    f"origin must be a finite array of shape ({d},); got shape {origin.shape}"
+                    f"origin must have shape ({d},) like the columns of X; got {origin.shape}"
                 )
-        self.origin_ = origin
-        index = self._bin_index(X)
-        if np.any(np.abs(index) > 2.0**62):
+        index = np.floor((X - origin) / self.bin_width)
+        if not np.all(np.abs(index) <= 2.0**62):
             raise ValueError("bin_width is too small for the range of X: bin indices overflow")
+        self._store_training_data(X)
+        self.origin_ = origin
         keys, counts = np.unique(index.astype(np.int64), axis=0, return_counts=True)
         self.counts_ = {tuple(key): int(c) for key, c in zip(keys.tolist(), counts)}
         return self
@@ -306,9 +303,12 @@ class HistogramDensity(_DensityEstimator):
         """Float bin indices floor((A - origin) / w), shape (M, d)."""
         return np.floor((A - self.origin_) / self.bin_width)
 
-    def bin_counts(self, Q):
+    @validate(Q=_DATA)
+    def bin_counts(self, Q: np.ndarray) -> np.ndarray:
         """Number of training points K in the bin of each query point: int array of shape (M,)."""
-        Q = self._check_query(Q)
+        return self._bin_counts(self._query(Q, "bin_counts(Q)"))
+
+    def _bin_counts(self, Q):
         index = self._bin_index(Q)
         inside = np.all(np.abs(index) <= 2.0**62, axis=1)  # farther bins are empty anyway
         counts = np.zeros(Q.shape[0], dtype=np.int64)
@@ -316,9 +316,9 @@ class HistogramDensity(_DensityEstimator):
         counts[inside] = [self.counts_.get(tuple(key), 0) for key in keys]
         return counts
 
-    def log_density(self, Q):
+    def _log_density(self, Q):
         """log p(x) = log K - log N - d log w (DE6), -inf in empty bins; shape (M,)."""
-        counts = self.bin_counts(Q)
+        counts = self._bin_counts(Q)
         with np.errstate(divide="ignore"):
             log_k = np.log(counts.astype(np.float64))
         return log_k - np.log(self.n_samples_) - self.n_features_in_ * np.log(self.bin_width)
@@ -346,7 +346,8 @@ class ParzenWindow(_DensityEstimator):
     Parameters
     ----------
     h : float > 0
-        Cube side (hypercube) or kernel standard deviation (gaussian).
+        Cube side (hypercube) or kernel standard deviation (gaussian; h^2 must be a normal
+        float64, about 1e-154 < h < 1e154).
     kernel : "hypercube" or "gaussian"
     chunk_size : int >= 1 or None
         Number of query points per chunk (gaussian kernel only).
@@ -354,34 +355,44 @@ class ParzenWindow(_DensityEstimator):
 
     _KERNELS = ("hypercube", "gaussian")
 
-    def __init__(self, h, kernel="hypercube", chunk_size=None):
-        self.h = _check_positive(h, "h")
-        if kernel not in self._KERNELS:
-            raise ValueError(f"kernel must be one of {self._KERNELS}; got {kernel!r}")
+    @validate(h=_POSITIVE, kernel=Choice(_KERNELS), chunk_size=Optional(Integer(minimum=1)))
+    def __init__(self, h: float, kernel: str = "hypercube", chunk_size: int | None = None) -> None:
+        if kernel == "gaussian" and not (np.finfo(np.float64).tiny <= h * h < np.inf):
+            raise ValueError(f"h must have a square h^2 that float64 represents; got {h!r}")
+        self.h = h
         self.kernel = kernel
-        if chunk_size is not None:
-            chunk_size = _check_int(chunk_size, "chunk_size", minimum=1)
         self.chunk_size = chunk_size
 
-    def fit(self, X):
+    @validate(X=_DATA)
+    def fit(self, X: np.ndarray) -> ParzenWindow:
         """Store the training points X (N, d); build a k-d tree for the hypercube. Returns self."""
-        X = self._store_training_data(X)
+        if self.kernel == "gaussian":
+            centred = X - X.mean(axis=0)
+            if not np.all(np.isfinite(np.sum(centred * centred, axis=1) / (self.h * self.h))):
+                raise ValueError(
+                    "X is too spread out for the bandwidth h: ||x - mean||^2 / h^2 overflows"
+                )
+        self._store_training_data(X)
         if self.kernel == "hypercube":
             self.tree_ = cKDTree(X)
         return self
 
-    def window_counts(self, Q):
+    @validate(Q=_DATA)
+    def window_counts(self, Q: np.ndarray) -> np.ndarray:
         """K of DE8 for the hypercube kernel: training points in the open cube of side h
         centred at each query point. Q (M, d) -> int array of shape (M,)."""
         if self.kernel != "hypercube":
             raise ValueError(f"window_counts needs kernel='hypercube'; this one is {self.kernel!r}")
-        Q = self._check_query(Q)
+        return self._window_counts(self._query(Q, "window_counts(Q)"))
+
+    def _window_counts(self, Q):
         # query_ball_point keeps distances <= r; the largest float below h/2 makes it "< h/2".
         radius = np.nextafter(self.h / 2.0, 0.0)
         counts = self.tree_.query_ball_point(Q, r=radius, p=np.inf, return_length=True)
         return np.asarray(counts, dtype=np.int64)
 
-    def box_probability(self, lower, upper):
+    @validate(lower=Array(ndim=(1, 2), finite=False), upper=Array(ndim=(1, 2), finite=False))
+    def box_probability(self, lower: np.ndarray, upper: np.ndarray) -> float | np.ndarray:
         """DE3 for the estimate: P = integral over the box R = [lower, upper] of p(x) dx.
 
         Both kernels give a closed form, because the estimate is the average of N kernels
@@ -404,10 +415,13 @@ class ParzenWindow(_DensityEstimator):
         -------
         P : float for boxes of shape (d,), array of shape (M,) for (M, d)
         """
-        _check_fitted(self, "X_")
-        d = self.n_features_in_
-        lo = self._check_corner(lower, "lower", d)
-        hi = self._check_corner(upper, "upper", d)
+        d = self._check_fitted("box_probability(lower, upper)")
+        for name, corner in (("lower", lower), ("upper", upper)):
+            if np.any(np.isnan(corner)):
+                raise ValueError(f"{name} must not contain NaN")
+            if corner.shape[-1] != d:
+                raise ValueError(f"{name} must have shape ({d},) or (M, {d}); got {corner.shape}")
+        lo, hi = lower, upper
         if lo.shape != hi.shape:
             raise ValueError(
                 f"lower and upper must have the same shape; got {lo.shape} and {hi.shape}"
@@ -431,26 +445,12 @@ class ParzenWindow(_DensityEstimator):
                 out[m] = np.prod(factors, axis=1).mean()
         return float(out[0]) if single else out
 
-    @staticmethod
-    def _check_corner(corner, name, d):
-        try:
-            c = np.asarray(corner, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name} must be a numeric array of shape ({d},) or (M, {d})") from err
-        if c.ndim not in (1, 2) or c.shape[-1] != d or c.size == 0:
-            raise ValueError(f"{name} must have shape ({d},) or (M, {d}); got shape {c.shape}")
-        if np.any(np.isnan(c)):
-            raise ValueError(f"{name} must not contain NaN")
-        return c
-
-    def log_density(self, Q):
-        """log p(x) at each query point, shape (M,) for Q of shape (M, d); -inf where p = 0."""
+    def _log_density(self, Q):
         if self.kernel == "hypercube":
-            counts = self.window_counts(Q)
+            counts = self._window_counts(Q)
             with np.errstate(divide="ignore"):
                 log_k = np.log(counts.astype(np.float64))
             return log_k - np.log(self.n_samples_) - self.n_features_in_ * np.log(self.h)
-        Q = self._check_query(Q)
         return self._gaussian_log_density(Q)
 
     def _gaussian_log_density(self, Q):
@@ -470,7 +470,9 @@ class ParzenWindow(_DensityEstimator):
             q_term = (0.5 / h2) * (q * q).sum(dim=1)
             out[start : start + chunk] = torch.logsumexp(exponent, dim=1) - q_term
         log_norm = np.log(N) + 0.5 * d * np.log(2.0 * np.pi * h2)
-        return out.numpy() - log_norm
+        # NaN only from inf - inf: a query so far from the data (||x - c|| / h > ~1e154) that
+        # ||x||^2 / h^2 overflows, where the density underflows to 0.
+        return torch.nan_to_num(out, nan=-torch.inf).numpy() - log_norm
 
 
 class KNNDensity(_DensityEstimator):
@@ -479,6 +481,7 @@ class KNNDensity(_DensityEstimator):
     V(x) is the volume of the Euclidean d-ball centred at x whose radius r(x) is the distance
     from x to its k-th nearest training point, V = pi^(d/2) / Gamma(d/2 + 1) r^d (computed in
     log space with gammaln). Neighbours come from scipy.spatial.cKDTree.
+    ``log_density``: log p = log k - log N - log V(x).
 
     A query point that is itself a training point is NOT excluded: it counts as its own
     nearest neighbour (distance 0). Where r(x) = 0 (k = 1 at a training point, or k
@@ -493,12 +496,13 @@ class KNNDensity(_DensityEstimator):
     k : int, 1 <= k <= N (checked at fit)
     """
 
-    def __init__(self, k):
-        self.k = _check_int(k, "k", minimum=1)
+    @validate(k=Integer(minimum=1))
+    def __init__(self, k: int) -> None:
+        self.k = k
 
-    def fit(self, X):
+    @validate(X=_DATA)
+    def fit(self, X: np.ndarray) -> KNNDensity:
         """Store the training points X (N, d) in a k-d tree; requires k <= N. Returns self."""
-        X = _check_data(X)
         if self.k > X.shape[0]:
             raise ValueError(
                 f"k must be <= N, the number of training points; got k={self.k}, N={X.shape[0]}"
@@ -507,15 +511,18 @@ class KNNDensity(_DensityEstimator):
         self.tree_ = cKDTree(X)
         return self
 
-    def kth_neighbour_distance(self, Q):
+    @validate(Q=_DATA)
+    def kth_neighbour_distance(self, Q: np.ndarray) -> np.ndarray:
         """Distance r(x) from each query point to its k-th nearest training point, shape (M,)."""
-        Q = self._check_query(Q)
+        return self._kth_neighbour_distance(self._query(Q, "kth_neighbour_distance(Q)"))
+
+    def _kth_neighbour_distance(self, Q):
         distances, _ = self.tree_.query(Q, k=[self.k])
         return distances[:, 0]
 
-    def log_density(self, Q):
+    def _log_density(self, Q):
         """log p(x) = log k - log N - log V(x), shape (M,); +inf where r(x) = 0."""
-        r = self.kth_neighbour_distance(Q)
+        r = self._kth_neighbour_distance(Q)
         with np.errstate(divide="ignore"):
             log_r = np.log(r)
         log_volume = _log_ball_volume(self.n_features_in_, log_r)

@@ -11,11 +11,42 @@ import re
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.animation import Animation
+from matplotlib.axes import Axes
+from matplotlib.colors import Colormap
+
+from ._validation import (
+    Array,
+    Choice,
+    Constraint,
+    Flag,
+    Instance,
+    Integer,
+    Optional,
+    Sizes,
+    validate,
+)
 
 __all__ = ["use_book_style", "plot_density_1d", "image_grid", "animation_html"]
 
 
-def use_book_style():
+class _ColourMap(Constraint):
+    """A matplotlib colour map: a registered name ("gray", "RdBu_r", ...) or a Colormap."""
+
+    expected = "a matplotlib colour map name (such as 'gray' or 'RdBu_r') or a Colormap"
+
+    def check(self, value, name):
+        if isinstance(value, Colormap):
+            return value
+        if not isinstance(value, str) or value not in mpl.colormaps:
+            self.fail(value, name)
+        return value
+
+    def bad_values(self):
+        return ["no such colour map", 3, None]
+
+
+def use_book_style() -> None:
     """Set a readable matplotlib style for the book: opaque white backgrounds, light grid,
     no top/right spines, slightly larger fonts. Changes ``matplotlib.rcParams`` globally."""
     mpl.rcParams.update(
@@ -42,14 +73,28 @@ def use_book_style():
     )
 
 
-def plot_density_1d(ax, grid, densities, samples=None, true_density=None):
+@validate(
+    ax=Instance(Axes),
+    grid=Array(ndim=(1, 2)),
+    densities=Instance(dict),
+    samples=Optional(Array(ndim=(1, 2))),
+    true_density=Optional(Array(ndim=(1, 2), finite=False)),
+)
+def plot_density_1d(
+    ax: Axes,
+    grid: np.ndarray,
+    densities: dict[str, np.ndarray],
+    samples: np.ndarray | None = None,
+    true_density: np.ndarray | None = None,
+) -> Axes:
     """Plot 1-D density curves on a common grid.
 
     Parameters
     ----------
     ax : matplotlib Axes
-    grid : array of shape (G,), the x values
-    densities : dict mapping a legend label to an array of shape (G,)
+    grid : array of shape (G,) or (G, 1), the x values
+    densities : dict mapping a legend label to an array of shape (G,) (or (G, 1)): finite
+        values or +inf (a kNN estimate at a training point), no NaN
     samples : array of shape (N,) or (N, 1), optional; drawn as a rug at y = 0
     true_density : array of shape (G,), optional; drawn as a black dashed line "true p(x)"
 
@@ -57,18 +102,28 @@ def plot_density_1d(ax, grid, densities, samples=None, true_density=None):
     -------
     ax
     """
-    grid = np.asarray(grid, dtype=np.float64).ravel()
-    if true_density is not None:
-        ax.plot(grid, np.asarray(true_density).ravel(), "k--", lw=1.5, label="true p(x)")
+    grid = _column(grid, "grid")
+    curves = {}
     for label, values in densities.items():
-        values = np.asarray(values).ravel()
-        if values.shape != grid.shape:
+        where = f"densities[{label!r}]"
+        curves[label] = _column(Array(ndim=(1, 2), finite=False).check(values, where), where)
+        if curves[label].shape != grid.shape or np.any(np.isnan(curves[label])):
             raise ValueError(
-                f"densities[{label!r}] must have the shape of grid {grid.shape}; got {values.shape}"
+                f"{where} must be an array of G = {grid.size} numbers (no NaN), one per grid "
+                f"point; got shape {curves[label].shape}"
             )
+    if true_density is not None:
+        true_density = _column(true_density, "true_density")
+        if true_density.shape != grid.shape or np.any(np.isnan(true_density)):
+            raise ValueError(
+                f"true_density must be an array of G = {grid.size} numbers (no NaN); "
+                f"got shape {true_density.shape}"
+            )
+        ax.plot(grid, true_density, "k--", lw=1.5, label="true p(x)")
+    for label, values in curves.items():
         ax.plot(grid, values, label=label)
     if samples is not None:
-        s = np.asarray(samples, dtype=np.float64).ravel()
+        s = _column(samples, "samples")
         ax.plot(s, np.zeros_like(s), "|", color="0.3", ms=10, alpha=0.6, label="samples")
     ax.set_xlabel("x")
     ax.set_ylabel("p(x)")
@@ -76,49 +131,125 @@ def plot_density_1d(ax, grid, densities, samples=None, true_density=None):
     return ax
 
 
-def image_grid(images, shape=None, ncols=10, ax=None, cmap="gray", per_image=False, pad=1):
+def _column(values, name):
+    """A (G,) or (G, 1) array as shape (G,), or ValueError naming ``name``."""
+    if values.ndim == 2 and values.shape[1] != 1:
+        raise ValueError(f"{name} must have shape (G,) or (G, 1); got shape {values.shape}")
+    return values.reshape(-1)
+
+
+_IMAGE_SHAPES = (
+    "(N, H, W) grey images, (N, H, W, C) with C = 1, 3 (RGB) or 4 (RGBA) channels, or "
+    "(N, D) flattened images with shape=(H, W) (shape may be left out when D is a perfect "
+    "square and N != D); one image of shape (H, W) as image[None]"
+)
+
+
+def _as_image_stack(images, shape):
+    """``images`` as an array (N, H, W) or (N, H, W, C), or ValueError saying what to pass."""
+    if images.ndim == 2:
+        n, D = images.shape
+        if shape is None:
+            side = int(round(np.sqrt(D)))
+            if n == D:  # one D x D image, or D flattened images of side sqrt(D)?
+                raise ValueError(
+                    f"images of shape {images.shape} are ambiguous: pass one image as "
+                    f"image[None] (shape (1, {n}, {D})), or N flattened images with "
+                    f"shape=(H, W); accepted: {_IMAGE_SHAPES}"
+                )
+            if side * side != D:
+                raise ValueError(
+                    f"shape is needed: a row of {D} pixels is not a square image; pass "
+                    f"shape=(H, W), or one image of shape (H, W) as image[None]"
+                )
+            shape = (side, side)
+        if shape[0] * shape[1] != D:
+            raise ValueError(f"shape {shape} does not hold the {D} pixels of a row of images")
+        return images.reshape(n, *shape)
+    if shape is not None and images.shape[1:3] != shape:
+        raise ValueError(f"shape {shape} does not match the images' (H, W) = {images.shape[1:3]}")
+    if images.ndim == 4:
+        if images.shape[3] not in (1, 3, 4):
+            raise ValueError(
+                f"images of shape {images.shape} have {images.shape[3]} channels; accepted: "
+                f"{_IMAGE_SHAPES}"
+            )
+        if images.shape[3] == 1:
+            return images[..., 0]
+    return images
+
+
+@validate(
+    images=Array(ndim=(2, 3, 4)),
+    shape=Optional(Sizes(min_len=2, minimum=1)),
+    ncols=Integer(minimum=1),
+    ax=Optional(Instance(Axes)),
+    cmap=_ColourMap(),
+    per_image=Flag(),
+    pad=Integer(minimum=0),
+)
+def image_grid(
+    images: np.ndarray,
+    shape: tuple[int, int] | None = None,
+    ncols: int = 10,
+    ax: Axes | None = None,
+    cmap: str | Colormap = "gray",
+    per_image: bool = False,
+    pad: int = 1,
+) -> Axes:
     """Tile images into one picture (digits, dictionary atoms, decoder samples).
 
     Parameters
     ----------
-    images : array of shape (n, h*w) or (n, h, w)
-    shape : (h, w) of one image; needed for flat images unless h*w is a perfect square
-    ncols : int, images per row
+    images : the images, one of
+        - (N, H, W): N grey images (values mapped through ``cmap``);
+        - (N, H, W, C), C = 1 (grey), 3 (RGB) or 4 (RGBA): colour images;
+        - (N, D): N flattened images of shape ``shape`` = (H, W) with H W = D, row-major;
+          ``shape`` may be left out when D is a perfect square (square images) and N != D.
+        A 2-D array is never read as one image, and an (N, N) array without ``shape`` is
+        refused as ambiguous: pass one image of shape (H, W) as ``image[None]``.
+    shape : (H, W) of one image, for flattened images
+    ncols : int >= 1, images per row
     ax : matplotlib Axes or None (a new figure is made)
-    cmap : colour map
+    cmap : colour map (a name or a Colormap) for grey images
     per_image : bool, rescale each image to its own [min, max] (useful for atoms with
-        arbitrary sign and scale); otherwise one colour scale for all
-    pad : int, pixels between images (drawn white)
+        arbitrary sign and scale); otherwise one colour scale for all (colour images:
+        rescaled to [0, 1] together unless their values already lie in [0, 1])
+    pad : int >= 0, pixels between images (drawn white)
 
     Returns
     -------
     ax
     """
-    images = np.asarray(images, dtype=np.float64)
-    if images.ndim == 2:
-        if shape is None:
-            side = int(round(np.sqrt(images.shape[1])))
-            if side * side != images.shape[1]:
-                raise ValueError(f"shape is needed: {images.shape[1]} pixels is not a square")
-            shape = (side, side)
-        images = images.reshape(images.shape[0], *shape)
-    if images.ndim != 3 or images.shape[0] < 1:
-        raise ValueError(f"images must have shape (n, h*w) or (n, h, w); got {images.shape}")
-    n, h, w = images.shape
+    if shape is not None and len(shape) != 2:
+        raise ValueError(f"shape must be (H, W), two integers; got {shape}")
+    images = _as_image_stack(images, None if shape is None else tuple(shape))
+    n, h, w = images.shape[:3]
+    colour = images.ndim == 4
+    axes = tuple(range(1, images.ndim))
     if per_image:
-        lo = images.min(axis=(1, 2), keepdims=True)
-        span = images.max(axis=(1, 2), keepdims=True) - lo
+        lo = images.min(axis=axes, keepdims=True)
+        span = images.max(axis=axes, keepdims=True) - lo
         images = (images - lo) / np.where(span > 0, span, 1.0)
-    ncols = max(1, min(int(ncols), n))
+    elif colour and (images.min() < 0 or images.max() > 1):
+        span = images.max() - images.min()
+        images = (images - images.min()) / (span if span > 0 else 1.0)
+    ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), np.nan)
+    # NaN padding shows white through the colour map; colour images get white (1) padding
+    canvas = np.full(
+        (nrows * (h + pad) - pad, ncols * (w + pad) - pad, *images.shape[3:]),
+        1.0 if colour else np.nan,
+    )
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
         canvas[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
     if ax is None:
         _, ax = plt.subplots(figsize=(0.6 * ncols + 0.4, 0.6 * nrows + 0.4))
-    colours = plt.get_cmap(cmap).with_extremes(bad="white")  # NaN padding shows white
-    ax.imshow(canvas, cmap=colours, interpolation="nearest")
+    if colour:
+        ax.imshow(canvas, interpolation="nearest")
+    else:
+        ax.imshow(canvas, cmap=plt.get_cmap(cmap).with_extremes(bad="white"), interpolation="nearest")
     ax.set_axis_off()
     return ax
 
@@ -153,7 +284,8 @@ def _inline_icon(match: re.Match) -> str:
     )
 
 
-def animation_html(anim, default_mode: str = "loop") -> str:
+@validate(anim=Instance(Animation), default_mode=Choice(("loop", "once", "reflect")))
+def animation_html(anim: Animation, default_mode: str = "loop") -> str:
     """An animation as a self-contained HTML player (frames embedded, nothing fetched).
 
     ``anim.to_jshtml`` with the Font Awesome stylesheet link removed and its icons drawn
@@ -169,8 +301,6 @@ def animation_html(anim, default_mode: str = "loop") -> str:
     -------
     str, the HTML of the player
     """
-    if default_mode not in ("loop", "once", "reflect"):
-        raise ValueError(f"default_mode must be 'loop', 'once' or 'reflect'; got {default_mode!r}")
     html = anim.to_jshtml(default_mode=default_mode)
     html = _FONT_AWESOME_LINK.sub("", html)
     return _FONT_AWESOME_ICON.sub(_inline_icon, html)
