@@ -8,7 +8,8 @@ from unsupervised import book
 
 @pytest.fixture
 def shown(monkeypatch):
-    """What IPython.display.display was called with, call by call."""
+    """What IPython.display.display was called with, call by call (also from myst-nb's glue,
+    which imports it by name, when myst-nb is installed)."""
     import IPython.display
 
     calls = []
@@ -17,8 +18,18 @@ def shown(monkeypatch):
         calls.append((objs, kwargs))
 
     monkeypatch.setattr(IPython.display, "display", record)
-    myst_glue_module = pytest.importorskip("myst_nb.ext.glue")
-    monkeypatch.setattr(myst_glue_module, "ipy_display", record)  # imported by name there
+    try:
+        import myst_nb.ext.glue as myst_glue_module
+    except ImportError:
+        pass
+    else:
+        monkeypatch.setattr(myst_glue_module, "ipy_display", record)
+    # The patch is what a display reaches (glue imports display from IPython.display).
+    from IPython.display import display
+
+    display("probe")
+    assert calls == [(("probe",), {})]
+    calls.clear()
     return calls
 
 
@@ -27,13 +38,18 @@ def shown(monkeypatch):
 def test_glue_writes_what_myst_nb_glue_writes(shown, monkeypatch, value, display):
     # The reference is myst-nb's own glue (installed with the book's tooling); the book
     # build reads these records back, whichever of the two wrote them.
-    from myst_nb import glue as myst_glue
+    myst_glue = pytest.importorskip("myst_nb").glue
 
     monkeypatch.setenv("UNSUPERVISED_BOOK_GLUE", "1")
     book.glue("x", value, display=display)
     myst_glue("x", value.item() if isinstance(value, np.generic) else value, display=display)
     ours, theirs = shown
     assert ours == theirs
+    # ... and it is a record of "x": the scrapbook entry the book build looks up.
+    (bundle,), kwargs = ours
+    assert kwargs["raw"] is True and kwargs["metadata"]["scrapbook"]["name"] == "x"
+    prefix = "" if display else book.RECORD_PREFIX
+    assert bundle[prefix + "text/plain"] == repr(value.item() if hasattr(value, "item") else value)
 
 
 def test_glue_stores_numpy_scalars_as_python_numbers(shown, monkeypatch):
@@ -57,3 +73,19 @@ def test_glue_in_colab_leaves_no_record(shown, monkeypatch):
     assert shown == []
     book.glue("y", 2.0, display=True)
     assert shown == [((2.0,), {})]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": 3}, "name"),
+        ({"display": "False"}, "display"),
+        ({"display": 1}, "display"),
+    ],
+)
+def test_glue_refuses_a_bad_name_or_flag(shown, kwargs, name):
+    args = {"name": "x", "value": 1.0, **kwargs}
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        book.glue(**args)
+    assert shown == []

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import Flag, Text, validate
+
 # myst-nb's record format (myst_nb.ext.glue): the value's display data under mime types
 # with this prefix (none when the value is also shown), named in the output's metadata.
 RECORD_PREFIX = "application/papermill.record/"
@@ -34,11 +36,13 @@ def executed_for_the_book() -> bool:
     )
 
 
+@validate(name=Text(), display=Flag())
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Store ``value`` under ``name`` for ``{glue:text}`` in the book (myst-nb's glue).
 
     NumPy scalars are stored as plain Python numbers: myst-nb formats ``{glue:text}`x:.3f```
-    by parsing the value's repr, which NumPy 2 writes as ``np.float64(...)``.
+    by parsing the value's repr, which NumPy 2 writes as ``np.float64(...)``. ``name`` is a
+    non-empty string, ``display`` a bool; ``value`` is anything IPython can display.
     """
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
