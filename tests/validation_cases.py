@@ -92,15 +92,77 @@ case(ae.principal_angles, X4, torch.tensor(X4[:, :2], requires_grad=True))
 
 # ----------------------------------------------------------------------------- density
 # (filled by the density module's maintainer)
+from unsupervised import density  # noqa: E402
+
+case(density.gaussian_mle, X4)
+case(density.gaussian_log_likelihood, X4, np.zeros(4), np.eye(4))
+case(density.binomial_pmf, [0, 1, 2], 3, 0.4)
+case(density.binomial_pmf_as_printed, [0, 1, 2], 3, 0.4)
+case(density.hypercube_kernel, X4 - 0.5)
+case(density.HistogramDensity, 0.5, origin=np.zeros(4))
+_hist = density.HistogramDensity(0.5).fit(X4)
+case(_hist.fit, X4)
+case(_hist.bin_counts, X4)
+case(_hist.log_density, X4)  # the estimators' shared log_density and density
+case(_hist.density, X4)
+case(density.ParzenWindow, 0.5, kernel="gaussian", chunk_size=4)
+_parzen = density.ParzenWindow(1.0).fit(X4)
+case(_parzen.fit, X4)
+case(_parzen.window_counts, X4)
+case(_parzen.box_probability, np.zeros(4), np.ones(4))
+case(density.KNNDensity, 2)
+_knn = density.KNNDensity(2).fit(X4)
+case(_knn.fit, X4)
+case(_knn.kth_neighbour_distance, X4)
 
 # ----------------------------------------------------------------------------- divergences
 # (filled by the divergences module's maintainer)
+from unsupervised import divergences  # noqa: E402
+
+case(divergences.gaussian_kl, np.zeros(2), np.eye(2), np.ones(2), 2.0 * np.eye(2))
+case(divergences.kl_divergence, [0.5, 0.5], [0.25, 0.75], 1.0)
+case(divergences.js_divergence, [0.5, 0.5], [0.25, 0.75], 1.0)
 
 # ----------------------------------------------------------------------------- datasets
 # (filled by the datasets module's maintainer)
+from unsupervised import datasets  # noqa: E402
+
+case(datasets.GaussianMixture, [0.5, 0.5], [[0.0], [1.0]], [1.0, 2.0])
+_mix = datasets.GaussianMixture([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [np.eye(2), np.eye(2)])
+case(_mix.sample, 5, seed=[1, 2], return_labels=True)
+case(_mix.log_pdf, X2)
+case(_mix.pdf, X2)
+case(datasets.ring_modes, 4, radius=1.0)
+case(datasets.ring_of_gaussians, 10, n_modes=4, radius=1.0, std=0.1, seed=3)
+case(datasets.load_digits_array, scale="raw")
+case(datasets.image_patches, 4, patch_size=3, seed=1, grey=False, remove_mean=False, downscale=2)
 
 # ----------------------------------------------------------------------------- plotting
 # (filled by the plotting module's maintainer)
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.animation import FuncAnimation  # noqa: E402
+
+from unsupervised import plotting  # noqa: E402
+
+_fig, _ax = plt.subplots(figsize=(1, 1), dpi=20)
+case(plotting.use_book_style)
+_grid = np.linspace(0.0, 1.0, 5)
+case(plotting.plot_density_1d, _ax, _grid, {"p": np.ones(5)}, samples=[0.5], true_density=_grid)
+case(
+    plotting.image_grid,
+    np.zeros((3, 4)),
+    shape=(2, 2),
+    ncols=2,
+    ax=_ax,
+    cmap="viridis",
+    per_image=True,
+    pad=0,
+)
+_anim = FuncAnimation(_fig, lambda i: (), frames=2)
+case(plotting.animation_html, _anim, default_mode="once")
 
 # ----------------------------------------------------------------------------- vae
 # (filled by the vae module's maintainer)
