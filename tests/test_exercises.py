@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from helpers import assert_no_numbers, run, stub
@@ -207,3 +208,152 @@ def test_every_chapter_checker_is_exported_by_the_package():
 
     for name in ex.__all__:
         assert getattr(package, name) is getattr(ex, name)
+
+
+# --------------------------------------------------------------------------- the shared contract
+class Unreadable:
+    """An object whose conversions to a number or an array raise."""
+
+    def __float__(self):
+        raise RuntimeError("no float")
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no array")
+
+
+def returns_itself():
+    return returns_itself
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (1.5, 1.5),
+        (np.float32(0.25), 0.25),
+        (np.array([[2.0]]), 2.0),
+        (torch.tensor(0.5, requires_grad=True), 0.5),  # np.asarray refuses this one
+        (torch.tensor([3.0], dtype=torch.float64, requires_grad=True) * 2, 6.0),
+        (7, 7.0),
+    ],
+)
+def test_as_float_reads_numbers_arrays_and_tensors(value, expected):
+    assert _common._as_float(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "1.6",
+        b"1",
+        True,
+        np.bool_(False),
+        1 + 1j,
+        np.complex128(1.0),
+        float("nan"),
+        -np.inf,
+        torch.tensor(float("nan"), requires_grad=True),
+        10**400,  # beyond float64
+        np.array([1.0, 2.0]),  # not one number
+        [[1.0], [2.0, 3.0]],  # ragged
+        Unreadable(),
+        returns_itself,
+        {"value": 1.0},
+    ],
+)
+def test_as_float_refuses_what_is_not_one_finite_number_without_raising(value):
+    assert _common._as_float(value) is None
+
+
+def test_as_array_checks_the_shape_and_detaches_tensors():
+    t = torch.ones(2, 3, requires_grad=True)
+    a = _common._as_array(t * 2, (2, 3))
+    assert a.dtype == np.float64 and np.all(a == 2.0)
+    assert _common._as_array(t, (3, 2)) is None
+    assert _common._as_array([[1, 2], [3, 4]]).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert _common._as_array(np.array([1.0, np.nan])) is None
+    assert _common._as_array(np.array([True, False])) is None
+
+
+def test_run_never_raises_and_reports_every_kind_of_failure(capsys):
+    def checker_bug():
+        raise IndexError("a bug in the check itself")
+
+    assert _common._run(checker_bug) is False
+    assert "IndexError" in capsys.readouterr().out
+    assert _common._run(lambda: _common._call(3.0)) is False
+    assert capsys.readouterr().out.strip() == _common.NOT_A_FUNCTION
+
+    def exits(*args):
+        raise SystemExit
+
+    assert _common._run(lambda: _common._call(exits)) is False
+    assert "SystemExit" in capsys.readouterr().out
+
+    class BadMessage(Exception):
+        def __str__(self):
+            raise RuntimeError("no message either")
+
+    def raises_bad_message(*args):
+        raise BadMessage
+
+    assert _common._run(lambda: _common._call(raises_bad_message)) is False
+    assert capsys.readouterr().out.strip()
+
+
+def as_tensor(fn):
+    """The learner's right answer, returned as a float64 tensor that requires grad."""
+
+    def wrapped(*args):
+        return torch.tensor(float(fn(*args)), dtype=torch.float64, requires_grad=True)
+
+    return wrapped
+
+
+@pytest.mark.parametrize(
+    "checker, right",
+    [
+        (ex.check_binomial_pmf, binomial_right),
+        (ex.check_parzen_count, count_right),
+        (ex.check_knn_volume, volume_right),
+        (ex.check_optimal_bandwidth, bandwidth_right),
+    ],
+)
+def test_a_right_answer_returned_as_a_tensor_that_requires_grad_passes(checker, right, capsys):
+    ok, out = run(checker, as_tensor(right), capsys)
+    assert ok and _common.CORRECT in out
+
+
+def test_mle_variance_reads_a_tensor_that_requires_grad(capsys):
+    ok, _ = run(ex.check_mle_variance, torch.tensor(1.6, requires_grad=True), capsys)
+    assert ok
+
+
+def recursion(*args):
+    return recursion(*args)
+
+
+@pytest.mark.parametrize("checker", FUNCTION_CHECKERS + [ex.check_mle_variance])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda *args: float("nan"),
+        lambda *args: torch.tensor(float("nan"), requires_grad=True),
+        lambda *args: np.ones((2, 2)),
+        lambda *args: "text",
+        lambda *args: None,
+        lambda *args: 1 + 1j,
+        lambda *args: 10**400,
+        lambda *args: Unreadable(),
+        lambda *args: returns_itself,
+        recursion,
+        returns_itself,
+        3.0,
+        "answer",
+        Unreadable(),
+        torch.ones(3, requires_grad=True),
+    ],
+)
+def test_no_checker_raises_whatever_it_is_given(checker, answer, capsys):
+    ok, out = run(checker, answer, capsys)
+    assert not ok and _common.CORRECT not in out

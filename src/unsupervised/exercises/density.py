@@ -7,6 +7,9 @@
   variance 2 (a number)
 - ``check_optimal_bandwidth(fn)`` ``fn(sigma, n)`` -> the bandwidth minimising the
   asymptotic mean integrated squared error of a Gaussian-kernel estimate of N(0, sigma^2)
+
+A returned value may be a Python or NumPy number, or an array or tensor holding one number
+(also a tensor that requires grad); whatever is returned or raised, no checker raises.
 """
 
 from __future__ import annotations
@@ -188,26 +191,29 @@ def check_mle_variance(value) -> bool:
     """Check a number: the expected value E[sigma^2_ML] of the maximum-likelihood variance
     estimate (1/N) sum_n (x^(n) - mean)^2 for N = 5 i.i.d. samples of variance sigma^2 = 2.
 
-    ``value`` may also be a function of no arguments that returns the number. ``None`` or
-    ``...`` (the notebook's placeholder) counts as not yet answered.
+    ``value`` may also be a function of no arguments that returns the number (called once).
+    ``None`` or ``...`` (the notebook's placeholder) counts as not yet answered.
     """
-    if callable(value):
-        return _run(lambda: check_mle_variance(_call(value)))
-    if value is None or value is Ellipsis:
-        print(NOT_ANSWERED)
-        return False
-    got = _as_float(value)
-    if got is None:
-        return _report(False, "请给出一个数。")
-    expected = (5 - 1) / 5 * 2.0
-    if math.isclose(got, expected, rel_tol=1e-6):
-        return _report(True)
-    if math.isclose(got, 2.0, rel_tol=1e-6):
-        return _report(
-            False,
-            "这是真实方差：最大似然估计用样本均值代替真实均值，它是有偏的。写出 E[(x⁽ⁿ⁾-x̄)²]。",
-        )
-    return _report(False, "把 x⁽ⁿ⁾-x̄ 写成 (x⁽ⁿ⁾-μ)-(x̄-μ)，展开平方后逐项求期望。")
+
+    def check():
+        answer = _call(value) if callable(value) else value
+        if answer is None or answer is Ellipsis:
+            print(NOT_ANSWERED)
+            return False
+        got = _as_float(answer)
+        if got is None:
+            return _report(False, "请给出一个数。")
+        expected = (5 - 1) / 5 * 2.0
+        if math.isclose(got, expected, rel_tol=1e-6):
+            return _report(True)
+        if math.isclose(got, 2.0, rel_tol=1e-6):
+            return _report(
+                False,
+                "这是真实方差：最大似然估计用样本均值代替真实均值，它是有偏的。写出 E[(x⁽ⁿ⁾-x̄)²]。",
+            )
+        return _report(False, "把 x⁽ⁿ⁾-x̄ 写成 (x⁽ⁿ⁾-μ)-(x̄-μ)，展开平方后逐项求期望。")
+
+    return _run(check)
 
 
 # --------------------------------------------------------------------------- Parzen h
