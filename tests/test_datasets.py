@@ -172,3 +172,65 @@ def test_image_patches_downscale_averages_blocks():
     assert not np.allclose(P, image_patches(40, patch_size=size, seed=3, remove_mean=False))
     with pytest.raises(ValueError, match=r"^downscale "):
         image_patches(5, downscale=0)
+
+
+# --------------------------------------------------------------------------- the validation policy
+def test_sample_takes_a_sequence_seed_as_numpy_does():
+    # [34, s] is how chapter 03 draws independent sets: the same stream as default_rng([34, s]).
+    X, labels = MIX_1D.sample(50, seed=[34, 2], return_labels=True)
+    rng = np.random.default_rng([34, 2])
+    expected_labels = rng.choice(2, size=50, p=MIX_1D.weights)
+    z = rng.standard_normal((50, 1))
+    np.testing.assert_array_equal(labels, expected_labels)
+    np.testing.assert_allclose(
+        X[:, 0], MIX_1D.means[labels, 0] + np.sqrt(MIX_1D.covs[labels, 0, 0]) * z[:, 0]
+    )
+
+
+@pytest.mark.parametrize("seed", [2.5, "0", True, -1, None, [], [1, -1]])
+def test_bad_seeds_are_refused_naming_seed(seed):
+    for call in (
+        lambda: MIX_1D.sample(3, seed=seed),
+        lambda: ring_of_gaussians(3, seed=seed),
+        lambda: image_patches(2, seed=seed),
+    ):
+        with pytest.raises(ValueError, match=r"^seed "):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"return_labels": "False"}, "return_labels"), ({"n": 2.5}, "n"), ({"n": -1}, "n")],
+)
+def test_sample_flags_and_counts(kwargs, name):
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        MIX_1D.sample(**{"n": 3, **kwargs})
+
+
+def test_mixture_points_of_the_wrong_width_and_tensors_that_require_grad():
+    import torch
+
+    with pytest.raises(ValueError, match=r"^X must have 2 columns"):
+        MIX_2D.log_pdf(np.zeros((3, 1)))
+    X = torch.zeros(3, 2, requires_grad=True)
+    np.testing.assert_allclose(MIX_2D.pdf(X), MIX_2D.pdf(np.zeros((3, 2))), rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: ring_modes(8, radius=0.0), "radius"),
+        (lambda: ring_modes(8, radius="2"), "radius"),
+        (lambda: ring_modes(0), "n_modes"),
+        (lambda: ring_of_gaussians(5, std=-0.1), "std"),
+        (lambda: ring_of_gaussians(5, std=np.nan), "std"),
+        (lambda: image_patches(5, grey="False"), "grey"),
+        (lambda: image_patches(5, remove_mean=1), "remove_mean"),
+        (lambda: image_patches(5, downscale=10_000), "downscale"),
+        (lambda: image_patches(10**6, patch_size=400), "n_patches"),
+        (lambda: load_digits_array(scale=None), "scale"),
+    ],
+)
+def test_bad_dataset_arguments_name_the_argument(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        call()

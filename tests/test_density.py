@@ -12,6 +12,7 @@ from scipy.special import logsumexp
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KernelDensity
 
+from helpers import random_spd
 from unsupervised.density import (
     HistogramDensity,
     KNNDensity,
@@ -53,16 +54,11 @@ def brute_force_knn_density(X, Q, k):
     return k / (len(X) * ball_volume(X.shape[1], r))
 
 
-def random_spd(rng, d):
-    A = rng.standard_normal((d, d))
-    return A @ A.T + d * np.eye(d)
-
-
 # --------------------------------------------------------------------------- DE1, DE2
 @pytest.mark.parametrize("d", [1, 3, 5])
 def test_gaussian_log_likelihood_matches_scipy(d):
     rng = np.random.default_rng(d)
-    mean, cov = rng.standard_normal(d), random_spd(rng, d)
+    mean, cov = rng.standard_normal(d), random_spd(rng, d, ridge=d)
     X = rng.standard_normal((40, d)) * 3
     expected = stats.multivariate_normal(mean, cov).logpdf(X).reshape(-1)
     ours = gaussian_log_likelihood(X, mean, cov)
@@ -633,3 +629,92 @@ def test_box_probability_bad_input_names_the_argument():
         est.box_probability([0.0, 0.0], [[1.0, 1.0], [2.0, 2.0]])
     with pytest.raises(NotFittedError):
         ParzenWindow(1.0).box_probability([0.0], [1.0])
+
+
+# --------------------------------------------------------------------------- the validation policy
+# (tests/test_validation_policy.py tries every declared bad value; these are the cases a
+# learner meets first, and the checks that depend on the fitted state or on two arguments)
+@pytest.mark.parametrize("h", ["0.5", True, 1 + 0j, None])
+def test_bandwidth_must_be_a_real_number_not_a_string_or_bool(h):
+    with pytest.raises(ValueError, match=r"^h "):
+        ParzenWindow(h)
+
+
+@pytest.mark.parametrize("kernel", ["Gaussian", None, 3])
+def test_kernel_must_be_one_of_the_two(kernel):
+    with pytest.raises(ValueError, match=r"^kernel .*'hypercube', 'gaussian'"):
+        ParzenWindow(1.0, kernel=kernel)
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+@pytest.mark.parametrize(
+    "method", ["density", "log_density", "bin_counts", "window_counts", "kth_neighbour_distance"]
+)
+def test_an_unfitted_estimator_names_the_method_called(make, method):
+    est = make()
+    if not hasattr(est, method) or (method == "window_counts" and est.kernel != "hypercube"):
+        return
+    with pytest.raises(NotFittedError, match=rf"fit\(X\) before {method}\(Q\)") as err:
+        getattr(est, method)(GOOD)
+    assert isinstance(err.value, ValueError)
+
+
+def test_box_probability_unfitted_names_box_probability():
+    with pytest.raises(ValueError, match=r"before box_probability"):
+        ParzenWindow(1.0).box_probability([0.0], [1.0])
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_queries_of_the_wrong_width_are_refused_naming_Q(make):
+    est = make().fit(GOOD)
+    with pytest.raises(ValueError, match=r"^Q must have 2 columns"):
+        est.log_density(np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_tensors_that_require_grad_lists_and_float32_are_read_as_data(make):
+    import torch
+
+    X = torch.tensor(GOOD, requires_grad=True)
+    Q = (GOOD[:3] + 0.1).tolist()
+    expected = make().fit(GOOD).log_density(GOOD[:3] + 0.1)
+    np.testing.assert_array_equal(make().fit(X).log_density(Q), expected)
+    np.testing.assert_allclose(
+        make().fit(GOOD.astype(np.float32)).log_density(Q), expected, rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("h", [1e-200, 1e200])
+def test_gaussian_window_refuses_an_h_whose_square_float64_cannot_hold(h):
+    with pytest.raises(ValueError, match=r"^h "):
+        ParzenWindow(h, kernel="gaussian")
+    ParzenWindow(h)  # the hypercube only needs h itself
+
+
+def test_gaussian_window_far_from_the_data_is_minus_inf_not_nan():
+    est = ParzenWindow(1e-3, kernel="gaussian").fit(GOOD)
+    log_p = est.log_density(np.array([[1e300, -1e300], [1e150, 0.0], [0.0, 0.0]]))
+    # the first query overflows ||x||^2 (inf - inf inside); the second is finite and tiny
+    assert log_p[0] == -np.inf and -np.inf < log_p[1] < -1e300 and np.isfinite(log_p[2])
+    assert ParzenWindow(1.0, kernel="gaussian").fit(X3).log_density([[1e200]])[0] == -np.inf
+
+
+def test_gaussian_window_refuses_data_too_spread_for_h():
+    with pytest.raises(ValueError, match=r"^X .*spread"):
+        ParzenWindow(1e-10, kernel="gaussian").fit(np.array([[-1e150], [1e150]]))
+
+
+def test_box_probability_refuses_nan_but_takes_infinite_corners():
+    est = ParzenWindow(1.0, kernel="gaussian").fit(X3)
+    assert est.box_probability([-np.inf], [np.inf]) == pytest.approx(1.0, abs=1e-15)
+    with pytest.raises(ValueError, match=r"^lower .*NaN"):
+        est.box_probability([np.nan], [1.0])
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [((1, 5, True), "p"), ((1, "5", 0.5), "n"), (("1", 5, 0.5), "k"), ((1, True, 0.5), "n")],
+)
+def test_binomial_arguments_are_numbers_not_strings_or_bools(args, name):
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        binomial_pmf(*args)

@@ -368,7 +368,9 @@ class ParzenWindow(_DensityEstimator):
         """Store the training points X (N, d); build a k-d tree for the hypercube. Returns self."""
         if self.kernel == "gaussian":
             centred = X - X.mean(axis=0)
-            if not np.all(np.isfinite(np.sum(centred * centred, axis=1) / (self.h * self.h))):
+            with np.errstate(over="ignore"):
+                spread = np.sum(centred * centred, axis=1) / (self.h * self.h)
+            if not np.all(np.isfinite(spread)):
                 raise ValueError(
                     "X is too spread out for the bandwidth h: ||x - mean||^2 / h^2 overflows"
                 )
@@ -472,7 +474,7 @@ class ParzenWindow(_DensityEstimator):
         log_norm = np.log(N) + 0.5 * d * np.log(2.0 * np.pi * h2)
         # NaN only from inf - inf: a query so far from the data (||x - c|| / h > ~1e154) that
         # ||x||^2 / h^2 overflows, where the density underflows to 0.
-        return torch.nan_to_num(out, nan=-torch.inf).numpy() - log_norm
+        return torch.where(torch.isnan(out), -torch.inf, out).numpy() - log_norm
 
 
 class KNNDensity(_DensityEstimator):
