@@ -10,50 +10,29 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from helpers import assert_no_numbers, run, stub
+from helpers import assert_no_numbers, random_spd, run, stub, torch_generator
 from unsupervised.divergences import gaussian_kl
 from unsupervised.exercises import _common
 from unsupervised.exercises import vae as ex
+from unsupervised.training import fit
 from unsupervised.vae import (
     VAE,
     GenerativeNetwork,
     InferenceNetwork,
     LinearGaussian,
+    elbo_loss,
+    heldout_elbo,
     kl_standard_normal,
     reparameterize,
-    train,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks: thread start-up costs more than it saves on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def seeded(module_factory, seed):
-    """Build a module with seeded initial weights without touching the global RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return module_factory()
+F64 = torch.float64
 
 
 def random_linear_gaussian(rng, d, k):
     return LinearGaussian(
         rng.standard_normal((d, k)), rng.standard_normal(d), float(np.exp(rng.normal(scale=0.5)))
     )
-
-
-def random_spd(rng, k, batch=()):
-    A = rng.standard_normal((*batch, k, k))
-    return A @ np.swapaxes(A, -1, -2) + 0.1 * np.eye(k)
 
 
 # --------------------------------------------------------------------------- linear Gaussian
@@ -64,7 +43,7 @@ def test_va2_identity_holds_exactly_for_random_parameters_and_random_q(seed, d, 
     rng = np.random.default_rng(seed)
     model = random_linear_gaussian(rng, d, k)
     x = torch.tensor(rng.standard_normal((5, d)) * 2)
-    q_mean, q_cov = rng.standard_normal((5, k)), random_spd(rng, k, (5,))
+    q_mean, q_cov = rng.standard_normal((5, k)), random_spd(rng, k, (5,), ridge=0.1)
     post = model.posterior(x)
     kl = gaussian_kl(torch.tensor(q_mean), torch.tensor(q_cov), post.mean, post.covariance_matrix)
     lhs = model.log_marginal(x)
@@ -131,7 +110,7 @@ def test_elbo_matches_monte_carlo():
     rng = np.random.default_rng(3)
     model = random_linear_gaussian(rng, 3, 2)
     x = torch.tensor(rng.standard_normal((1, 3)))
-    m, S = rng.standard_normal(2), random_spd(rng, 2)
+    m, S = rng.standard_normal(2), random_spd(rng, 2, ridge=0.1)
     q = torch.distributions.MultivariateNormal(torch.tensor(m), torch.tensor(S))
     z = torch.tensor(rng.multivariate_normal(m, S, size=100_000))
     w = (model.log_joint(x.expand(len(z), -1), z) - q.log_prob(z)).numpy()
@@ -142,7 +121,7 @@ def test_elbo_matches_monte_carlo():
 def test_em_step_raises_the_log_likelihood_and_is_a_stationary_point_of_the_elbo():
     rng = np.random.default_rng(4)
     true = random_linear_gaussian(rng, 5, 2)
-    X, _ = true.sample(300, generator=gen(0))
+    X = true.sample(300, generator=torch_generator(0))
     model = random_linear_gaussian(rng, 5, 2)
     values = [float(model.log_marginal(X).sum())]
     for _ in range(5):
@@ -166,7 +145,7 @@ def test_em_step_with_a_given_q_is_the_m_step_of_variational_em():
     # and the ELBO does not go down. With q_n = the posterior it is the exact EM step.
     rng = np.random.default_rng(14)
     true = random_linear_gaussian(rng, 5, 2)
-    X, _ = true.sample(300, generator=gen(3))
+    X = true.sample(300, generator=torch_generator(3))
     model = random_linear_gaussian(rng, 5, 2)
     post = model.posterior(X)
     S_diag = torch.diag(1.0 / torch.linalg.inv(post.covariance_matrix[0]).diagonal())
@@ -195,14 +174,15 @@ def test_em_step_with_a_given_q_is_the_m_step_of_variational_em():
 def test_em_step_with_per_sample_q_covariances_is_the_m_step_by_hand():
     # q_n = N(m_n, S_n) with S_n different for every n (the (N, k, k) path of em_step). The
     # reference is the M-step written out in NumPy, one sample at a time: with z~_n = [z_n; 1],
-    # E[z~_n z~_n^T] = m~_n m~_n^T + [[S_n, 0], [0, 0]], W~ = (sum_n x_n m~_n^T)(sum_n E[z~ z~^T])^-1,
+    # E[z~_n z~_n^T] = m~_n m~_n^T + [[S_n, 0], [0, 0]],
+    # W~ = (sum_n x_n m~_n^T)(sum_n E[z~ z~^T])^-1,
     # sigma2 = (1 / (N d)) sum_n (||x_n - W~ m~_n||^2 + tr(W S_n W^T)).
     rng = np.random.default_rng(21)
     N, d, k = 40, 4, 3
     model = random_linear_gaussian(rng, d, k)
-    X, _ = model.sample(N, generator=gen(8))
+    X = model.sample(N, generator=torch_generator(8))
     m = rng.standard_normal((N, k))
-    S = random_spd(rng, k, batch=(N,)) * rng.uniform(0.2, 3.0, size=(N, 1, 1))
+    S = random_spd(rng, k, (N,), ridge=0.1) * rng.uniform(0.2, 3.0, size=(N, 1, 1))
     new = model.em_step(X, m, S)
     Xn = X.numpy()
     A, B = np.zeros((k + 1, k + 1)), np.zeros((d, k + 1))
@@ -238,8 +218,8 @@ def test_variational_em_can_lower_the_log_likelihood_while_raising_the_elbo():
     # 1 / Lambda_jj) moves away and log p falls by nats, while its ELBO never decreases.
     rng = np.random.default_rng(3)
     Q, _ = np.linalg.qr(rng.standard_normal((5, 2)))
-    X, _ = LinearGaussian(Q * [2.0, 1.2], rng.standard_normal(5), 0.2).sample(
-        500, generator=gen(40)
+    X = LinearGaussian(Q * [2.0, 1.2], rng.standard_normal(5), 0.2).sample(
+        500, generator=torch_generator(40)
     )
     Xn = X.numpy()
     lam, U = np.linalg.eigh(np.cov(Xn.T, bias=True))
@@ -270,7 +250,7 @@ def test_linear_gaussian_ancestral_sampling_has_the_marginal_mean_and_covariance
     rng = np.random.default_rng(5)
     model = random_linear_gaussian(rng, 3, 2)
     n = 200_000
-    X, Z = model.sample(n, generator=gen(1))
+    X, Z = model.sample(n, generator=torch_generator(1), return_latent=True)
     C = model.marginal_cov().numpy()
     # Standard errors: the sample mean has sd sqrt(C_ii / n); the sample covariance entry
     # C_ij has sd sqrt((C_ii C_jj + C_ij^2) / n) for Gaussian data. Allow 5 of each.
@@ -278,7 +258,15 @@ def test_linear_gaussian_ancestral_sampling_has_the_marginal_mean_and_covariance
     assert np.all(np.abs(X.numpy().mean(0) - model.b.numpy()) < 5 * se_mean)
     se_cov = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / n)
     assert np.all(np.abs(np.cov(X.numpy().T) - C) < 5 * se_cov)
-    assert Z.shape == (n, 2)
+    # The latent draws: z ~ N(0, I) and Cov(x, z) = W (x = W z + b + noise); a sample
+    # covariance of x_i and z_j has sd sqrt((C_ii + W_ij^2) / n).
+    W = model.W.numpy()
+    joint = np.cov(np.hstack([X.numpy(), Z.numpy()]).T)
+    assert np.all(np.abs(joint[3:, 3:] - np.eye(2)) < 5 * np.sqrt(2 / n))
+    assert np.all(np.abs(joint[:3, 3:] - W) < 5 * np.sqrt((np.diag(C)[:, None] + W**2) / n))
+    # Without return_latent, sample returns the x of the same draws only.
+    x_only = model.sample(n, generator=torch_generator(1))
+    assert isinstance(x_only, torch.Tensor) and torch.equal(x_only, X)
 
 
 def test_reconstruction_and_elbo_match_an_exact_sigma_point_rule():
@@ -292,7 +280,7 @@ def test_reconstruction_and_elbo_match_an_exact_sigma_point_rule():
         model = random_linear_gaussian(rng, d, k)
         x = torch.tensor(rng.standard_normal((4, d)))
         m = torch.tensor(rng.standard_normal((4, k)))
-        S = torch.tensor(random_spd(rng, k, (4,)))
+        S = torch.tensor(random_spd(rng, k, (4,), ridge=0.1))
         L = torch.linalg.cholesky(S)  # (4, k, k)
         offsets = math.sqrt(k) * L.transpose(-2, -1)  # rows: sqrt(k) L e_i
         z = torch.cat([m[:, None] + offsets, m[:, None] - offsets], 1)  # (4, 2k, k)
@@ -330,6 +318,22 @@ def test_linear_gaussian_rejects_bad_q_and_x():
         model.elbo(np.ones((4, 3)), np.zeros(3), np.eye(2))
     with pytest.raises(ValueError, match="q_cov"):
         model.elbo(np.ones((4, 3)), np.zeros(2), -np.eye(2))
+    with pytest.raises(ValueError, match=r"z must have shape \(N, 2\) or \(M, N, 2\)"):
+        model.log_joint(np.ones((4, 3)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="generator must be a torch.Generator"):
+        model.sample(3, generator=np.random.default_rng(0))
+
+
+def test_linear_gaussian_stores_one_float64_number_for_sigma2():
+    # A NumPy scalar, a float and a 0-d tensor (also one an em_step returned) all give a 0-d
+    # float64 sigma2, so a model can be rebuilt from another's parameters.
+    for sigma2 in (np.float64(0.5), 0.5, torch.tensor(0.5, dtype=torch.float32)):
+        model = LinearGaussian(np.ones((3, 2)), np.zeros(3), sigma2)
+        assert model.sigma2.shape == () and model.sigma2.dtype == F64
+        again = LinearGaussian(model.W, model.b, model.sigma2)
+        assert float(again.sigma2) == 0.5
+    with pytest.raises(ValueError, match="sigma2"):
+        LinearGaussian(np.ones((3, 2)), np.zeros(3), [0.5, 0.5])
 
 
 # --------------------------------------------------------------------------- VA16-VA18
@@ -354,7 +358,9 @@ def test_kl_standard_normal_matches_torch_and_gaussian_kl():
 def test_reparameterized_samples_have_the_right_mean_and_covariance():
     mu = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     sigma = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)
-    z = reparameterize(mu.expand(100_000, 3), sigma.expand(100_000, 3), generator=gen(2))
+    z = reparameterize(
+        mu.expand(100_000, 3), sigma.expand(100_000, 3), generator=torch_generator(2)
+    )
     se_mean = sigma / math.sqrt(100_000)
     assert torch.all((z.mean(0) - mu).abs() < 5 * se_mean)
     cov = torch.cov(z.T)
@@ -368,13 +374,13 @@ def test_reparameterized_samples_have_the_right_mean_and_covariance():
 def test_reparameterization_gradients_are_one_and_eps():
     mu = torch.zeros(4, 2, requires_grad=True)
     sigma = torch.ones(4, 2, requires_grad=True)
-    g = gen(3)
+    g = torch_generator(3)
     z = reparameterize(mu, sigma, generator=g)
-    eps = torch.randn((4, 2), generator=gen(3))
+    eps = torch.randn((4, 2), generator=torch_generator(3))
     z.sum().backward()
     torch.testing.assert_close(mu.grad, torch.ones(4, 2))
     torch.testing.assert_close(sigma.grad, eps)
-    assert reparameterize(mu, sigma, generator=gen(0), n_samples=7).shape == (7, 4, 2)
+    assert reparameterize(mu, sigma, generator=torch_generator(0), n_samples=7).shape == (7, 4, 2)
 
 
 @pytest.mark.parametrize("sigma", [0.0, -1.0])
@@ -399,7 +405,7 @@ def test_shape_mismatch_raises():
 # --------------------------------------------------------------------------- networks
 def test_inference_network_is_the_source_formula():
     # VA7: h = sigmoid(W1 x + b1), mu = W2 h + b2, sigma = softplus(W3 h + b3), by hand in NumPy.
-    net = seeded(lambda: InferenceNetwork(5, 2, 7).double(), 0)
+    net = InferenceNetwork(5, 2, 7, seed=0, dtype=F64)
     x = np.random.default_rng(7).standard_normal((4, 5))
     W1, b1 = net.hidden.weight.detach().numpy(), net.hidden.bias.detach().numpy()
     W2, b2 = net.mean.weight.detach().numpy(), net.mean.bias.detach().numpy()
@@ -413,9 +419,9 @@ def test_inference_network_is_the_source_formula():
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 def test_generative_network_log_prob_matches_torch_distributions(likelihood):
-    net = seeded(lambda: GenerativeNetwork(2, 6, 5, likelihood=likelihood, sigma2=0.3).double(), 1)
-    z = torch.randn((3, 4, 2), generator=gen(1), dtype=torch.float64)
-    x = torch.rand((4, 6), generator=gen(2), dtype=torch.float64).round()
+    net = GenerativeNetwork(2, 6, 5, likelihood=likelihood, sigma2=0.3, seed=1, dtype=F64)
+    z = torch.randn((3, 4, 2), generator=torch_generator(1), dtype=torch.float64)
+    x = torch.rand((4, 6), generator=torch_generator(2), dtype=torch.float64).round()
     mu = net(z)
     if likelihood == "bernoulli":
         ref = Bernoulli(probs=mu).log_prob(x).sum(-1)
@@ -438,6 +444,28 @@ def test_vae_rejects_bad_input():
         VAE(4, 2, 8, likelihood="poisson")
     with pytest.raises(ValueError, match="sigma2"):
         VAE(4, 2, 8, likelihood="gaussian", sigma2=0.0)
+
+
+def test_data_is_cast_to_the_model_and_nan_or_bad_shapes_are_refused():
+    model = VAE(4, 2, 8, seed=0)  # float32
+    x = np.random.default_rng(0).uniform(size=(5, 4))
+    ref = model.elbo(torch.tensor(x, dtype=torch.float32), generator=torch_generator(0))
+    for same in (x, x.tolist(), torch.tensor(x), torch.tensor(x, requires_grad=True)):
+        assert torch.equal(model.elbo(same, generator=torch_generator(0)), ref)
+    nan = x.copy()
+    nan[2, 1] = np.nan
+    with pytest.raises(ValueError, match="x must contain only finite values"):
+        model.encoder(nan)
+    with pytest.raises(ValueError, match="z must contain only finite values"):
+        model.decoder.log_prob(x, np.full((5, 2), np.nan))
+    with pytest.raises(ValueError, match="x must lie in"):
+        model.decoder.log_prob(x - 0.5, np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"z must have shape \(N, 2\) or \(M, N, 2\)"):
+        model.decoder.log_prob(x, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"z must have shape \(\.\.\., 2\)"):
+        model.decode(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="mu"):
+        reparameterize(torch.tensor(0.0), torch.tensor(1.0))
 
 
 # --------------------------------------------------------------------------- ELBO and IWAE
@@ -474,7 +502,7 @@ def tiny_vae():
 def test_elbo_is_below_the_exact_log_likelihood(tiny_vae):
     model, X, log_px = tiny_vae
     with torch.no_grad():
-        elbo = model.elbo(X, n_samples=20_000, generator=gen(4))
+        elbo = model.elbo(X, n_samples=20_000, generator=torch_generator(4))
     assert torch.all(elbo < log_px), (elbo, log_px)
     # The gap is KL(q || p(z|x)) > 0; it is not tiny for this model.
     assert torch.all(log_px - elbo > 1e-3)
@@ -483,9 +511,9 @@ def test_elbo_is_below_the_exact_log_likelihood(tiny_vae):
 def test_iwae_approaches_the_exact_log_likelihood(tiny_vae):
     model, X, log_px = tiny_vae
     K = 100_000
-    iw = model.log_likelihood_iw(X, K, generator=gen(5))
+    iw = model.log_likelihood_iw(X, K, generator=torch_generator(5))
     # Standard error of log(mean of K weights) by the delta method: std(w) / (sqrt(K) mean(w)).
-    w = torch.exp(model.log_importance_weights(X, K, generator=gen(50)))
+    w = torch.exp(model.log_importance_weights(X, K, generator=torch_generator(50)))
     se = w.std(0) / (math.sqrt(K) * w.mean(0))
     assert torch.all((iw - log_px).abs() < 5 * se + 1e-9), (iw, log_px, se)
     assert se.max() < 0.01
@@ -495,7 +523,8 @@ def test_iwae_is_non_decreasing_in_k_on_average(tiny_vae):
     model, X, log_px = tiny_vae
     Xr = X.repeat(500, 1)  # 500 independent estimates per data point
     means = [
-        model.log_likelihood_iw(Xr, k, generator=gen(6 + k)).mean().item() for k in (1, 2, 8, 32)
+        model.log_likelihood_iw(Xr, k, generator=torch_generator(6 + k)).mean().item()
+        for k in (1, 2, 8, 32)
     ]
     assert np.all(np.diff(means) > 0), means
     assert means[-1] < log_px.mean().item() + 1e-3
@@ -509,7 +538,7 @@ def test_iwae_equals_the_importance_weighted_bound_by_hand(tiny_vae, K):
     model, X, _ = tiny_vae
     with torch.no_grad():
         mu, sigma = model.encoder(X)
-        eps = torch.randn((K, *mu.shape), generator=gen(7), dtype=torch.float64)
+        eps = torch.randn((K, *mu.shape), generator=torch_generator(7), dtype=torch.float64)
         z = mu + sigma * eps
         log_w = (
             Bernoulli(probs=model.decoder(z)).log_prob(X).sum(-1)
@@ -518,9 +547,9 @@ def test_iwae_equals_the_importance_weighted_bound_by_hand(tiny_vae, K):
         )
         hand = torch.logsumexp(log_w, 0) - math.log(K)
         if K == 1:
-            va3 = model.elbo(X, generator=gen(7), analytic_kl=False)
+            va3 = model.elbo(X, generator=torch_generator(7), analytic_kl=False)
             torch.testing.assert_close(va3, hand, rtol=1e-12, atol=1e-12)
-    got = model.log_likelihood_iw(X, K, generator=gen(7), chunk_size=K)
+    got = model.log_likelihood_iw(X, K, generator=torch_generator(7), chunk_size=K)
     # float64 throughout; Bernoulli(probs=...) goes through log(p) instead of the library's
     # logits form, which costs a few ulps of the ~1 nat values.
     torch.testing.assert_close(got, hand, rtol=1e-12, atol=1e-12)
@@ -536,14 +565,10 @@ def test_both_elbo_estimators_match_the_elbo_by_quadrature(tiny_vae):
     for n in range(len(X)):
         m, s = float(mu[n, 0]), float(sigma[n, 0])
 
-        def integrand(z, n=n):
+        def integrand(z, n=n, m=m, s=s):
             with torch.no_grad():
-                log_lik = float(
-                    model.decoder.log_prob(X[n : n + 1], torch.tensor([[z]], dtype=torch.float64))[
-                        0
-                    ]
-                )
-            return stats.norm.pdf(z, m, s) * log_lik
+                log_lik = model.decoder.log_prob(X[n : n + 1], torch.tensor([[z]], dtype=F64))
+            return stats.norm.pdf(z, m, s) * float(log_lik[0])
 
         rec = integrate.quad(integrand, m - 12 * s, m + 12 * s, epsabs=1e-13, epsrel=1e-11)[0]
         kl = float(kl_divergence(Normal(mu[n], sigma[n]), Normal(0.0, 1.0)).sum())
@@ -552,7 +577,9 @@ def test_both_elbo_estimators_match_the_elbo_by_quadrature(tiny_vae):
     M = 50_000
     for seed, analytic in ((8, True), (9, False)):
         with torch.no_grad():
-            single = model.elbo(X.repeat(M, 1), generator=gen(seed), analytic_kl=analytic)
+            single = model.elbo(
+                X.repeat(M, 1), generator=torch_generator(seed), analytic_kl=analytic
+            )
         single = single.reshape(M, len(X))  # M independent single-draw estimates
         se = single.std(0) / math.sqrt(M)
         # Unbiased (VA15): the mean of M draws is within 5 standard errors of the exact ELBO.
@@ -562,9 +589,13 @@ def test_both_elbo_estimators_match_the_elbo_by_quadrature(tiny_vae):
 def test_elbo_terms_and_va14_by_hand(tiny_vae):
     model, X, _ = tiny_vae
     with torch.no_grad():
-        value, rec, kl = model.elbo(X, n_samples=3, generator=gen(10), return_terms=True)
+        value, rec, kl = model.elbo(
+            X, n_samples=3, generator=torch_generator(10), return_terms=True
+        )
         mu, sigma = model.encoder(X)
-        z = mu + sigma * torch.randn((3, *mu.shape), generator=gen(10), dtype=torch.float64)
+        z = mu + sigma * torch.randn(
+            (3, *mu.shape), generator=torch_generator(10), dtype=torch.float64
+        )
         p = model.decoder(z)
         rec_hand = (X * torch.log(p) + (1 - X) * torch.log1p(-p)).sum(-1).mean(0)
         kl_hand = 0.5 * (sigma**2 + mu**2 - 1 - torch.log(sigma**2)).sum(-1)
@@ -576,72 +607,154 @@ def test_elbo_terms_and_va14_by_hand(tiny_vae):
 # --------------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def digits():
-    from unsupervised.datasets import load_digits_array
+    # 300 of scikit-learn's 8x8 digits (grey levels / 16), binarised as in the chapter.
+    from sklearn.datasets import load_digits
 
-    X, _ = load_digits_array()
-    return (X[:300] > 0.5).astype(np.float32)
+    return (load_digits().data[:300] / 16.0 > 0.5).astype(np.float32)
 
 
-def test_training_raises_the_elbo_and_is_reproducible(digits):
+def test_training_with_fit_raises_the_elbo_and_is_reproducible(digits):
     histories = []
     for _ in range(2):
         model = VAE(64, 2, 32, seed=0)
+        callback = heldout_elbo(digits[250:], seed=3)
         histories.append(
-            train(model, digits[:250], digits[250:], epochs=8, batch_size=50, lr=3e-3, seed=1)
+            fit(
+                model,
+                digits[:250],
+                elbo_loss(),
+                epochs=8,
+                batch_size=50,
+                lr=3e-3,
+                seed=1,
+                callback=callback,
+            )
         )
     h1, h2 = histories
     assert set(h1) == {
         "epoch",
-        "train_elbo",
-        "train_reconstruction",
-        "train_kl",
+        "loss",
+        "elbo",
+        "reconstruction",
+        "kl",
         "val_elbo",
+        "val_elbo_at",
         "seconds",
     }
-    assert len(h1["train_elbo"]) == 8 and h1["epoch"] == list(range(1, 9))
-    assert h1["train_elbo"][-1] > h1["train_elbo"][0] + 5
+    np.testing.assert_array_equal(h1["epoch"], np.arange(1, 9))
+    np.testing.assert_array_equal(h1["val_elbo_at"], np.arange(1, 9))
+    assert h1["elbo"][-1] > h1["elbo"][0] + 5
     assert h1["val_elbo"][-1] > h1["val_elbo"][0] + 5
-    for key in ("train_elbo", "train_kl", "val_elbo"):
-        assert h1[key] == h2[key]
-    np.testing.assert_allclose(
-        np.array(h1["train_reconstruction"]) - h1["train_kl"], h1["train_elbo"], rtol=1e-5
+    for key in ("elbo", "kl", "val_elbo"):
+        np.testing.assert_array_equal(h1[key], h2[key])
+    np.testing.assert_array_equal(h1["loss"], -h1["elbo"])  # negation is exact in floats
+    np.testing.assert_allclose(h1["reconstruction"] - h1["kl"], h1["elbo"], rtol=1e-5)
+
+
+def test_fit_with_elbo_loss_is_adam_on_minus_the_mean_elbo_written_by_hand(digits):
+    # The chapter's training written out: every epoch shuffles the rows with a CPU generator
+    # seeded `seed`, every batch takes one Adam step on -mean ELBO with the eps drawn from a
+    # second generator seeded `seed + 1`, and the held-out ELBO is measured after the epoch
+    # with a generator seeded afresh. fit(elbo_loss(), heldout_elbo) gives the same weights,
+    # bit for bit, and the same recorded ELBOs (this is what vae.train did before fit).
+    X, X_val = torch.tensor(digits[:120]), torch.tensor(digits[250:])
+    model, hand = VAE(64, 2, 16, seed=4), VAE(64, 2, 16, seed=4)
+    history = fit(
+        model,
+        X,
+        elbo_loss(),
+        epochs=3,
+        batch_size=50,
+        lr=3e-3,
+        seed=7,
+        callback=heldout_elbo(X_val, seed=9),
     )
+    shuffle, eps = torch_generator(7), torch_generator(8)
+    optimiser = torch.optim.Adam(hand.parameters(), lr=3e-3)
+    elbos, vals = [], []
+    for _ in range(3):
+        order = torch.randperm(len(X), generator=shuffle)
+        total = 0.0
+        for i in range(0, len(X), 50):
+            elbo = hand.elbo(X[order[i : i + 50]], generator=eps)
+            optimiser.zero_grad()
+            (-elbo.mean()).backward()
+            optimiser.step()
+            total += elbo.sum().item()
+        elbos.append(total / len(X))
+        with torch.no_grad():
+            vals.append(hand.elbo(X_val, generator=torch_generator(9)).mean().item())
+    for p, q in zip(model.parameters(), hand.parameters()):
+        assert torch.equal(p, q)
+    # Batch means weighted by the batch share (fit) vs sums divided by N: float32 rounding.
+    np.testing.assert_allclose(history["elbo"], elbos, rtol=1e-6)
+    np.testing.assert_array_equal(history["val_elbo"], vals)
 
 
-def test_progress_bar_option_runs(digits, capsys):
-    model = VAE(64, 2, 8, seed=0)
-    history = train(model, digits[:100], epochs=2, batch_size=50, progress=True)
-    assert "val_elbo" not in history and len(history["train_elbo"]) == 2
+def test_elbo_loss_is_the_batch_mean_of_the_elbo_and_its_terms(tiny_vae):
+    model, X, _ = tiny_vae
+    for n_samples, analytic in ((1, True), (3, False)):
+        out = elbo_loss(n_samples=n_samples, analytic_kl=analytic)(model, X, torch_generator(11))
+        value, rec, kl = model.elbo(
+            X, n_samples, generator=torch_generator(11), analytic_kl=analytic, return_terms=True
+        )
+        assert set(out) == {"loss", "elbo", "reconstruction", "kl"}
+        for key, ref in (("loss", -value), ("elbo", value), ("reconstruction", rec), ("kl", kl)):
+            assert torch.equal(out[key], ref.mean()), key
+        assert out["loss"].requires_grad  # fit differentiates it
 
 
-def test_different_seeds_give_different_runs_and_init_leaves_global_rng_alone(digits):
+def test_training_arguments_are_checked(digits):
+    model = VAE(64, 2, 8)
+    with pytest.raises(ValueError, match=r"X_val must have shape \(N, 64\)"):
+        fit(model, digits, elbo_loss(), epochs=1, callback=heldout_elbo(digits[:, :3]))
+    with pytest.raises(ValueError, match="X_val must lie in"):
+        fit(model, digits, elbo_loss(), epochs=1, callback=heldout_elbo(2 * digits))
+    with pytest.raises(ValueError, match="X_val"):
+        heldout_elbo(np.full((3, 64), np.nan))
+    with pytest.raises(ValueError, match="n_samples"):
+        elbo_loss(n_samples=0)
+
+
+def test_initial_weights_follow_the_seed_in_one_stream_and_not_the_dtype():
     state = torch.get_rng_state()
     a, b = VAE(64, 2, 8, seed=0), VAE(64, 2, 8, seed=1)
-    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone
     assert not torch.equal(a.encoder.hidden.weight, b.encoder.hidden.weight)
     assert torch.equal(a.encoder.hidden.weight, VAE(64, 2, 8, seed=0).encoder.hidden.weight)
+    # Drawn in float64 and cast: the float32 model is the float64 model rounded.
+    c = VAE(64, 2, 8, seed=0, dtype=F64)
+    for p, q in zip(a.parameters(), c.parameters()):
+        assert p.dtype == torch.float32 and q.dtype == F64 and torch.equal(p, q.float())
+    # One stream: the encoder is drawn first (as a stand-alone network with the same seed),
+    # the decoder continues the stream instead of starting it again.
+    for p, q in zip(a.encoder.parameters(), InferenceNetwork(64, 2, 8, seed=0).parameters()):
+        assert torch.equal(p, q)
+    assert not torch.equal(
+        a.decoder.hidden.weight, GenerativeNetwork(2, 64, 8, seed=0).hidden.weight
+    )
+    # nn.Linear's default initialiser: weights and biases in [-1/sqrt(fan_in), 1/sqrt(fan_in)].
+    for layer, fan_in in ((a.encoder.hidden, 64), (a.encoder.std, 8), (a.decoder.hidden, 2)):
+        bound = 1 / math.sqrt(fan_in)
+        assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
+        assert layer.weight.abs().max() > 0.8 * bound  # not a narrower initialiser
 
 
 def test_sample_decode_and_reconstruct_shapes():
     model = VAE(10, 3, 8)
-    x, z = model.sample(5, generator=gen(0), return_latent=True)
+    x, z = model.sample(5, generator=torch_generator(0), return_latent=True)
     assert x.shape == (5, 10) and z.shape == (5, 3)
     assert set(torch.unique(x).tolist()) <= {0.0, 1.0}  # Bernoulli draws
+    # All randomness from the generator: z are its first draws, N(0, I) of the model's dtype.
+    torch.testing.assert_close(z, torch.randn((5, 3), generator=torch_generator(0)))
+    assert torch.equal(model.sample(5, generator=torch_generator(0)), x)
     assert torch.all((model.sample(4, mean=True) > 0) & (model.sample(4, mean=True) < 1))
     assert model.decode(torch.zeros(2, 7, 3)).shape == (2, 7, 10)
     assert model.reconstruct(np.zeros((4, 10))).shape == (4, 10)
     g = VAE(10, 3, 8, likelihood="gaussian")
-    torch.testing.assert_close(g.sample(3, generator=gen(1)), g.sample(3, generator=gen(1)))
-
-
-def test_train_rejects_bad_arguments(digits):
-    model = VAE(64, 2, 8)
-    with pytest.raises(ValueError, match="epochs"):
-        train(model, digits, epochs=0)
-    with pytest.raises(ValueError, match="X must have shape"):
-        train(model, digits[:, :10])
-    with pytest.raises(ValueError, match="X_val"):
-        train(model, digits, digits[:, :3])
+    torch.testing.assert_close(
+        g.sample(3, generator=torch_generator(1)), g.sample(3, generator=torch_generator(1))
+    )
 
 
 # --------------------------------------------------------------------------- exercise checkers
@@ -689,3 +802,26 @@ def test_printed_objective_variance_checker(capsys):
         assert_no_numbers(out)
     ok, out = run(ex.check_printed_objective_variance, ..., capsys)
     assert not ok and "尚未实现" in out
+
+
+def test_checkers_accept_tensors_that_require_grad_and_never_raise(capsys):
+    # A learner may answer with torch: a 0-d tensor that requires grad is a number too.
+    def kl_torch(*args):
+        return torch.tensor(kl_right(*args), dtype=F64, requires_grad=True)
+
+    def log_marginal_torch(*args):
+        return torch.tensor(log_marginal_right(*args), requires_grad=True)
+
+    assert run(ex.check_gaussian_kl, kl_torch, capsys)[0]
+    assert run(ex.check_linear_gaussian_log_marginal, log_marginal_torch, capsys)[0]
+    half = torch.tensor(0.5, requires_grad=True)
+    assert run(ex.check_printed_objective_variance, half, capsys)[0]
+    assert run(ex.check_printed_objective_variance, lambda: half, capsys)[0]
+    # Answers that are not numbers are wrong answers, not errors.
+    for wrong in (10**400, torch.ones(3, requires_grad=True), None, object(), 1 + 2j):
+        ok, out = run(ex.check_printed_objective_variance, wrong, capsys)
+        assert not ok
+    ok, _ = run(ex.check_gaussian_kl, lambda *a: 10**400, capsys)
+    assert not ok
+    ok, out = run(ex.check_printed_objective_variance, lambda: 1 / 0, capsys)
+    assert not ok and "ZeroDivisionError" in out

@@ -165,7 +165,64 @@ _anim = FuncAnimation(_fig, lambda i: (), frames=2)
 case(plotting.animation_html, _anim, default_mode="once")
 
 # ----------------------------------------------------------------------------- vae
-# (filled by the vae module's maintainer)
+from unsupervised import vae  # noqa: E402
+
+_rng = np.random.default_rng(4)  # this section's own stream
+
+_mu, _sigma = _rng.normal(size=(3, 2)), _rng.uniform(0.5, 1.5, size=(3, 2))
+case(vae.reparameterize, _mu, _sigma, generator=torch.Generator().manual_seed(0), n_samples=2)
+case(vae.kl_standard_normal, _mu, _sigma)
+case(vae.InferenceNetwork, 4, 2, 3, activation="tanh", seed=1, device="cpu", dtype=torch.float64)
+_enc = vae.InferenceNetwork(4, 2, 3)
+case(_enc.forward, X4)
+case(_enc.distribution, X4)
+case(
+    vae.GenerativeNetwork,
+    2,
+    4,
+    3,
+    likelihood="gaussian",
+    sigma2=0.5,
+    activation="relu",
+    seed=1,
+    device="cpu",
+    dtype=torch.float64,
+)
+_dec = vae.GenerativeNetwork(2, 4, 3)
+case(_dec.forward, X2)
+case(_dec.log_prob, X4, _rng.normal(size=(6, 2)))
+case(_dec.sample_given, X2, generator=torch.Generator().manual_seed(0))
+case(vae.VAE, 4, 2, 3, "gaussian", 0.5, "sigmoid", seed=1, device="cpu", dtype=torch.float32)
+_vae = vae.VAE(4, 2, 3)
+case(_vae.encode, X4)
+case(_vae.decode, X2)
+case(_vae.reconstruct, X4)
+case(
+    _vae.elbo,
+    X4,
+    n_samples=2,
+    generator=torch.Generator().manual_seed(0),
+    analytic_kl=False,
+    return_terms=True,
+)
+case(_vae.log_importance_weights, X4, 3, generator=torch.Generator().manual_seed(0))
+case(_vae.log_likelihood_iw, X4, 3, generator=torch.Generator().manual_seed(0), chunk_size=2)
+case(_vae.sample, 3, generator=torch.Generator().manual_seed(0), mean=True, return_latent=True)
+case(vae.elbo_loss, n_samples=2, analytic_kl=False)
+case(vae.heldout_elbo, X4, seed=1, n_samples=2)
+_W, _b = _rng.normal(size=(4, 2)), _rng.normal(size=4)
+case(vae.LinearGaussian, _W, _b, 0.5)
+_lg = vae.LinearGaussian(_W, _b, 0.5)
+case(_lg.marginal_cov)
+case(_lg.marginal)
+case(_lg.log_marginal, X4)
+case(_lg.log_likelihood, X4, _rng.normal(size=(2, 6, 2)))
+case(_lg.log_joint, X4, _rng.normal(size=(6, 2)))
+case(_lg.posterior, X4)
+case(_lg.reconstruction, X4, _rng.normal(size=2), np.eye(2))
+case(_lg.elbo, X4, _rng.normal(size=(6, 2)), np.tile(np.eye(2), (6, 1, 1)))
+case(_lg.sample, 3, generator=torch.Generator().manual_seed(0), return_latent=True)
+case(_lg.em_step, X4, _rng.normal(size=(6, 2)), 0.5 * np.eye(2))
 
 # ----------------------------------------------------------------------------- gan
 from unsupervised import gan  # noqa: E402

@@ -284,8 +284,8 @@ MUTANTS = [
     Mutant(
         "VA13",
         "vae.py",
-        "reconstruction = self.decoder.log_prob(x, z).mean(0)",
-        "reconstruction = self.decoder.log_prob(x, z).sum(0)",
+        "reconstruction = self.decoder._log_prob(x, z).mean(0)",
+        "reconstruction = self.decoder._log_prob(x, z).sum(0)",
         "reconstruction term: sum over the M samples for the mean",
     ),
     Mutant(

@@ -10,7 +10,7 @@ Formula IDs (see the book's formula index):
 - VA5  q(z | x, phi) = N(z | mu_I, sigma_I^2 I)
 - VA6  [mu_I; sigma_I] = f_I(x, phi)
 - VA7  h = sigmoid(W1 x + b1), mu_I = W2 h + b2, sigma_I = softplus(W3 h + b3)
-- VA12 ELBO = E_q[log p(x | z, theta)] - KL(q(z | x, phi) || p(z | theta))
+- VA12 ELBO = E_q[log p(x | z)] - KL(q(z | x, phi) || p(z | theta))
 - VA13 E_q[log p(x | z)] ~= (1/M) sum_m log p(x | z^(m))
 - VA14 J = sum_n ( (1/M) sum_m log p(x^(n) | z^(n,m)) - KL(q(z | x^(n)) || N(0, I)) )
 - VA17 KL(N(mu, sigma^2 I) || N(0, I)) = 1/2 ( tr(sigma^2 I) + mu^T mu - k - log|sigma^2 I| )
@@ -19,19 +19,27 @@ Formula IDs (see the book's formula index):
        (the source prints -||x - mu_G||^2 + KL(...): wrong sign and scale)
 
 Sign convention: the ELBO and every log-likelihood here is a quantity to MAXIMISE; the
-loss that ``train`` minimises is ``-elbo.mean()`` (the mean over a mini-batch, the source's
-J(phi, theta | D) divided by the batch size).
+training loss ``elbo_loss`` hands to ``training.fit`` is ``-elbo.mean()`` (the mean over a
+mini-batch, the source's J(phi, theta | D) divided by the batch size)::
+
+    history = fit(vae, X, elbo_loss(), epochs=200, batch_size=100, lr=3e-3,
+                  callback=heldout_elbo(X_val))
 
 Shapes: data ``x`` (N, d), one sample per row; latent codes ``z`` (N, k), or (M, N, k) for
 M Monte Carlo samples per data point. Per-sample quantities (log-densities, ELBO, KL) have
 shape (N,): they are summed over the data and latent dimensions, never averaged.
-The networks are float32 by default and run on the CPU unless a ``device`` is given.
+The networks follow the library's torch convention (``unsupervised._torch``): initial
+weights drawn from ``seed`` (default 0), float32 by default, on the CPU unless a ``device``
+is given; data (arrays, lists, tensors of any floating dtype) is cast to the model's dtype
+and device. Arguments are validated at every public entry (``unsupervised._validation``);
+the training loss calls the undecorated helpers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -39,8 +47,20 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from ._validation import check_int as _check_int
-from ._validation import check_positive as _check_positive
+from ._torch import TorchModule, seeded_init, standard_normal
+from ._validation import (
+    Choice,
+    Device,
+    Dtype,
+    Flag,
+    Generator,
+    Integer,
+    Optional,
+    Real,
+    Seed,
+    Tensor,
+    validate,
+)
 
 __all__ = [
     "reparameterize",
@@ -48,57 +68,63 @@ __all__ = [
     "InferenceNetwork",
     "GenerativeNetwork",
     "VAE",
-    "train",
+    "elbo_loss",
+    "heldout_elbo",
     "LinearGaussian",
 ]
 
+TensorLike = torch.Tensor | np.ndarray  # what a data argument may be (lists too)
+
 _LOG_2PI = math.log(2.0 * math.pi)
 _ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+ACTIVATIONS = tuple(_ACTIVATIONS)
+LIKELIHOODS = ("bernoulli", "gaussian")
+_F64, _CPU = torch.float64, torch.device("cpu")
 
 
-# --------------------------------------------------------------------------- validation
-def _as_tensor(value, name, dtype=None, device=None):
-    """``value`` (tensor, array or nested list) as a finite floating tensor, or ValueError."""
-    if isinstance(value, torch.Tensor):
-        t = value
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(value, dtype=np.float64))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name} must be a numeric array; got {value!r:.80}") from err
-    if not t.is_floating_point():
-        t = t.to(torch.float64)
-    if dtype is not None or device is not None:
-        t = t.to(dtype=dtype or t.dtype, device=device or t.device)
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
-    return t
-
-
-def _check_batch(x, name, n_features, dtype=None, device=None):
-    """Data ``x`` as a tensor of shape (N, n_features), N >= 1, or ValueError."""
-    x = _as_tensor(x, name, dtype, device)
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != n_features:
-        hint = " (for one sample pass x.reshape(1, -1))" if x.ndim == 1 else ""
+# --------------------------------------------------------------------------- helpers
+# Checks that depend on two arguments (a shape against a model's width, a generator against
+# the device of the draws), on arguments @validate has already made tensors.
+def _rows(x, name, width, dtype, device, bernoulli=False):
+    """A validated 2-D tensor ``x`` in ``dtype`` on ``device``, of shape (N, width); for a
+    Bernoulli likelihood, with entries in [0, 1]."""
+    x = x.to(device=device, dtype=dtype)
+    if x.shape[1] != width:
+        raise ValueError(f"{name} must have shape (N, {width}); got shape {tuple(x.shape)}")
+    if bernoulli and not bool(((x >= 0) & (x <= 1)).all()):
         raise ValueError(
-            f"{name} must have shape (N, {n_features}){hint}; got shape {tuple(x.shape)}"
+            f"{name} must lie in [0, 1] for the Bernoulli likelihood (binary pixels, or grey"
+            " levels)"
         )
     return x
 
 
-def _check_mu_sigma(mu, sigma):
-    """Validate a diagonal Gaussian's mean and standard deviation (same shape, sigma > 0)."""
-    mu = _as_tensor(mu, "mu")
-    sigma = _as_tensor(sigma, "sigma")
-    if sigma.shape != mu.shape:
+def _codes(z, name, k, dtype, device, n=None):
+    """A validated tensor ``z`` in ``dtype`` on ``device``, of shape (..., k); with ``n``, a
+    leading shape that broadcasts against N = n rows of data: (k,), (n, k) or (M, n, k)."""
+    z = z.to(device=device, dtype=dtype)
+    if z.ndim < 1 or z.shape[-1] != k:
+        raise ValueError(f"{name} must have shape (..., {k}); got shape {tuple(z.shape)}")
+    if n is not None and z.ndim >= 2 and z.shape[-2] not in (1, n):
         raise ValueError(
-            f"sigma must have the shape of mu {tuple(mu.shape)}; got shape {tuple(sigma.shape)}"
+            f"{name} must have shape (N, {k}) or (M, N, {k}) with N = {n} (the rows of x);"
+            f" got shape {tuple(z.shape)}"
         )
-    if mu.ndim < 1:
-        raise ValueError(f"mu must have shape (..., k); got shape {tuple(mu.shape)}")
-    if not bool((sigma > 0).all()):
-        raise ValueError("sigma must be > 0 everywhere (it is a standard deviation)")
-    return mu, sigma
+    return z
+
+
+def _same_device(generator, device):
+    """ValueError unless ``generator`` (a torch.Generator or None) draws on ``device``."""
+    if generator is not None and generator.device.type != torch.device(device).type:
+        raise ValueError(
+            f"generator must be a torch.Generator on {device} (where the draws are made); got"
+            f" one on {generator.device}"
+        )
+
+
+def _init(seed):
+    """``seeded_init(seed)``, or nothing for seed None (inside an enclosing seeded_init)."""
+    return contextlib.nullcontext() if seed is None else seeded_init(seed)
 
 
 def _log_normal_diag(z, mu, sigma):
@@ -111,13 +137,30 @@ def _log_standard_normal(z):
     return -0.5 * (z * z + _LOG_2PI).sum(-1)
 
 
-def _seeded(seed):
-    """A fresh CPU generator seeded with ``seed`` (no global random state is touched)."""
-    return torch.Generator().manual_seed(int(seed))
+def _mu_sigma(mu, sigma):
+    """A diagonal Gaussian's validated mean and standard deviation: same shape (..., k),
+    sigma > 0, both in one dtype on mu's device."""
+    if mu.ndim < 1:
+        raise ValueError(f"mu must have shape (..., k); got shape {tuple(mu.shape)}")
+    if sigma.shape != mu.shape:
+        raise ValueError(
+            f"sigma must have the shape of mu {tuple(mu.shape)}; got shape {tuple(sigma.shape)}"
+        )
+    dtype = torch.promote_types(mu.dtype, sigma.dtype)
+    mu, sigma = mu.to(dtype), sigma.to(device=mu.device, dtype=dtype)
+    if not bool((sigma > 0).all()):
+        raise ValueError("sigma must be > 0 everywhere (it is a standard deviation)")
+    return mu, sigma
 
 
 # --------------------------------------------------------------------------- VA17, VA18
-def reparameterize(mu, sigma, generator=None, n_samples=None):
+@validate(mu=Tensor(), sigma=Tensor(), generator=Generator(), n_samples=Optional(Integer(1)))
+def reparameterize(
+    mu: TensorLike,
+    sigma: TensorLike,
+    generator: torch.Generator | None = None,
+    n_samples: int | None = None,
+) -> torch.Tensor:
     """Draw z ~ N(mu, diag(sigma^2)) as z = mu + sigma * eps, eps ~ N(0, I) (VA18).
 
     z is a deterministic, differentiable function of (mu, sigma) given eps, so gradients
@@ -134,15 +177,19 @@ def reparameterize(mu, sigma, generator=None, n_samples=None):
     -------
     z : tensor of shape (..., k) or (M, ..., k)
     """
-    mu, sigma = _check_mu_sigma(mu, sigma)
-    shape = mu.shape
-    if n_samples is not None:
-        shape = (_check_int(n_samples, "n_samples", 1), *shape)
+    mu, sigma = _mu_sigma(mu, sigma)
+    _same_device(generator, mu.device)
+    return _reparameterize(mu, sigma, generator, n_samples)
+
+
+def _reparameterize(mu, sigma, generator, n_samples=None):
+    shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
     eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + sigma * eps
 
 
-def kl_standard_normal(mu, sigma):
+@validate(mu=Tensor(), sigma=Tensor())
+def kl_standard_normal(mu: TensorLike, sigma: TensorLike) -> torch.Tensor:
     """KL(N(mu, diag(sigma^2)) || N(0, I)) in nats (VA17), one value per row.
 
     = 1/2 sum_j ( sigma_j^2 + mu_j^2 - 1 - log sigma_j^2 ), the source's
@@ -156,18 +203,18 @@ def kl_standard_normal(mu, sigma):
     -------
     kl : tensor of shape (...)
     """
-    mu, sigma = _check_mu_sigma(mu, sigma)
+    return _kl_standard_normal(*_mu_sigma(mu, sigma))
+
+
+def _kl_standard_normal(mu, sigma):
     return 0.5 * (sigma * sigma + mu * mu - 1.0 - 2.0 * torch.log(sigma)).sum(-1)
 
 
 # --------------------------------------------------------------------------- networks
-def _activation(name):
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}; got {name!r}")
-    return _ACTIVATIONS[name]
+_NET = dict(seed=Seed(none=True), device=Device(), dtype=Dtype())
 
 
-class InferenceNetwork(nn.Module):
+class InferenceNetwork(TorchModule, nn.Module):
     """The inference network f_I(x, phi) of VA6-VA7, exactly as the source writes it:
 
         h       = sigmoid(W1 x + b1)
@@ -184,34 +231,58 @@ class InferenceNetwork(nn.Module):
     n_latent : k, the latent dimension
     n_hidden : width of h
     activation : "sigmoid" (the source's sigma), "tanh" or "relu"
+    seed : seed of the initial weights (``nn.Linear``'s default initialiser, drawn in
+        ``seeded_init``); None: from torch's global random state, as inside a ``VAE``,
+        which builds both networks from one seeded stream
+    device, dtype : where the parameters live and their dtype (default CPU, float32)
 
     Attributes ``hidden`` (W1, b1), ``mean`` (W2, b2), ``std`` (W3, b3) are ``nn.Linear``
     layers; ``W.weight`` has shape (out, in), so ``W1 x`` is ``x @ hidden.weight.T``.
     """
 
-    def __init__(self, n_features, n_latent, n_hidden, activation="sigmoid"):
+    @validate(
+        n_features=Integer(1),
+        n_latent=Integer(1),
+        n_hidden=Integer(1),
+        activation=Choice(ACTIVATIONS),
+        **_NET,
+    )
+    def __init__(
+        self,
+        n_features: int,
+        n_latent: int,
+        n_hidden: int,
+        activation: str = "sigmoid",
+        seed: int | None = 0,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
-        self.n_features = _check_int(n_features, "n_features", 1)
-        self.n_latent = _check_int(n_latent, "n_latent", 1)
-        n_hidden = _check_int(n_hidden, "n_hidden", 1)
-        self.activation = activation
-        self._act = _activation(activation)
-        self.hidden = nn.Linear(self.n_features, n_hidden)  # W1, b1
-        self.mean = nn.Linear(n_hidden, self.n_latent)  # W2, b2
-        self.std = nn.Linear(n_hidden, self.n_latent)  # W3, b3
+        self.n_features, self.n_latent, self.activation = n_features, n_latent, activation
+        self._act = _ACTIVATIONS[activation]
+        with _init(seed):
+            self.hidden = nn.Linear(n_features, n_hidden)  # W1, b1
+            self.mean = nn.Linear(n_hidden, n_latent)  # W2, b2
+            self.std = nn.Linear(n_hidden, n_latent)  # W3, b3
+        self.to(device=device, dtype=dtype)
 
-    def forward(self, x):
-        """x (N, d) -> (mu_I, sigma_I), each of shape (N, k)."""
+    @validate(x=Tensor(ndim=2))
+    def forward(self, x: TensorLike) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (N, d) -> (mu_I, sigma_I), each of shape (N, k) (VA6, VA7)."""
+        return self._forward(_rows(x, "x", self.n_features, self.dtype, self.device))
+
+    def _forward(self, x):
         h = self._act(self.hidden(x))
         return self.mean(h), F.softplus(self.std(h))
 
-    def distribution(self, x):
-        """q(z | x, phi) as a torch distribution with batch shape (N,) and event shape (k,)."""
-        mu, sigma = self(x)
+    @validate(x=Tensor(ndim=2))
+    def distribution(self, x: TensorLike) -> Independent:
+        """q(z | x, phi) (VA5) as a torch distribution with batch shape (N,), event shape (k,)."""
+        mu, sigma = self._forward(_rows(x, "x", self.n_features, self.dtype, self.device))
         return Independent(Normal(mu, sigma), 1)
 
 
-class GenerativeNetwork(nn.Module):
+class GenerativeNetwork(TorchModule, nn.Module):
     """The generative network f_G(z, theta): the parameters of p(x | z, theta).
 
         h    = activation(W4 z + b4)
@@ -229,47 +300,70 @@ class GenerativeNetwork(nn.Module):
     n_features : d
     n_hidden : width of h
     likelihood : "bernoulli" or "gaussian"
-    sigma2 : the fixed variance of the Gaussian likelihood (ignored for Bernoulli)
+    sigma2 : the fixed variance of the Gaussian likelihood, > 0 (ignored for Bernoulli)
     activation : "sigmoid", "tanh" or "relu"
+    seed, device, dtype : as for ``InferenceNetwork``
     """
 
+    @validate(
+        n_latent=Integer(1),
+        n_features=Integer(1),
+        n_hidden=Integer(1),
+        likelihood=Choice(LIKELIHOODS),
+        sigma2=Real(low=0, open=True),
+        activation=Choice(ACTIVATIONS),
+        **_NET,
+    )
     def __init__(
         self,
-        n_latent,
-        n_features,
-        n_hidden,
-        likelihood="bernoulli",
-        sigma2=1.0,
-        activation="sigmoid",
+        n_latent: int,
+        n_features: int,
+        n_hidden: int,
+        likelihood: str = "bernoulli",
+        sigma2: float = 1.0,
+        activation: str = "sigmoid",
+        seed: int | None = 0,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
     ):
         super().__init__()
-        if likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian'; got {likelihood!r}")
-        self.n_latent = _check_int(n_latent, "n_latent", 1)
-        self.n_features = _check_int(n_features, "n_features", 1)
-        n_hidden = _check_int(n_hidden, "n_hidden", 1)
-        self.likelihood = likelihood
-        self.sigma2 = _check_positive(sigma2, "sigma2")
-        self.activation = activation
-        self._act = _activation(activation)
-        self.hidden = nn.Linear(self.n_latent, n_hidden)  # W4, b4
-        self.out = nn.Linear(n_hidden, self.n_features)  # W5, b5
+        self.n_latent, self.n_features = n_latent, n_features
+        self.likelihood, self.sigma2, self.activation = likelihood, sigma2, activation
+        self._act = _ACTIVATIONS[activation]
+        with _init(seed):
+            self.hidden = nn.Linear(n_latent, n_hidden)  # W4, b4
+            self.out = nn.Linear(n_hidden, n_features)  # W5, b5
+        self.to(device=device, dtype=dtype)
 
     def _output(self, z):
         return self.out(self._act(self.hidden(z)))
 
-    def forward(self, z):
+    def _z(self, z, n=None):
+        return _codes(z, "z", self.n_latent, self.dtype, self.device, n)
+
+    @validate(z=Tensor())
+    def forward(self, z: TensorLike) -> torch.Tensor:
         """z (..., k) -> mu_G (..., d): Bernoulli probabilities or the Gaussian mean."""
+        return self._forward(self._z(z))
+
+    def _forward(self, z):
         a = self._output(z)
         return torch.sigmoid(a) if self.likelihood == "bernoulli" else a
 
-    def log_prob(self, x, z):
-        """log p(x | z, theta), summed over the d data dimensions.
+    @validate(x=Tensor(ndim=2), z=Tensor())
+    def log_prob(self, x: TensorLike, z: TensorLike) -> torch.Tensor:
+        """log p(x | z, theta), summed over the d data dimensions (VA19 for the Gaussian).
 
-        x has shape (N, d); z has shape (N, k) or (M, N, k) (M latent samples per row of x).
-        Returns shape (N,) or (M, N). Bernoulli: sum_i x_i a_i - softplus(a_i) (stable form of
-        x log mu + (1 - x) log(1 - mu)); Gaussian: -||x - mu_G||^2 / (2 sigma2) - (d/2) log(2 pi sigma2).
+        x has shape (N, d) (in [0, 1] for the Bernoulli likelihood); z has shape (N, k) or
+        (M, N, k) (M latent samples per row of x). Returns shape (N,) or (M, N). Bernoulli:
+        sum_i x_i a_i - softplus(a_i) (stable form of x log mu + (1 - x) log(1 - mu));
+        Gaussian: -||x - mu_G||^2 / (2 sigma2) - (d/2) log(2 pi sigma2).
         """
+        bernoulli = self.likelihood == "bernoulli"
+        x = _rows(x, "x", self.n_features, self.dtype, self.device, bernoulli)
+        return self._log_prob(x, self._z(z, x.shape[0]))
+
+    def _log_prob(self, x, z):
         a = self._output(z)
         if self.likelihood == "bernoulli":
             return (x * a - F.softplus(a)).sum(-1)
@@ -278,16 +372,23 @@ class GenerativeNetwork(nn.Module):
             + self.n_features * math.log(2.0 * math.pi * self.sigma2)
         )
 
-    def sample(self, z, generator=None):
-        """Draw x ~ p(x | z, theta) for each row of z: shape (..., d)."""
-        mu = self(z)
+    @validate(z=Tensor(), generator=Generator())
+    def sample_given(self, z: TensorLike, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw x ~ p(x | z, theta) for each row of z (..., k): shape (..., d), all randomness
+        from ``generator`` (on the network's device). (``VAE.sample`` draws z from the prior
+        first: the library's ``sample(n, generator)`` contract.)"""
+        _same_device(generator, self.device)
+        return self._sample_given(self._z(z), generator)
+
+    def _sample_given(self, z, generator):
+        mu = self._forward(z)
         if self.likelihood == "bernoulli":
             return torch.bernoulli(mu, generator=generator)
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         return mu + math.sqrt(self.sigma2) * eps
 
 
-class VAE(nn.Module):
+class VAE(TorchModule, nn.Module):
     """Variational autoencoder: an ``InferenceNetwork`` q(z | x, phi) = N(mu_I, sigma_I^2 I),
     a ``GenerativeNetwork`` p(x | z, theta) and the prior p(z) = N(0, I) (Kingma & Welling 2014).
 
@@ -296,81 +397,98 @@ class VAE(nn.Module):
     n_features : d (64 for scikit-learn's 8x8 digits, 784 for MNIST)
     n_latent : k
     n_hidden : width of the hidden layer of both networks
-    likelihood : "bernoulli" (binary x) or "gaussian" (N(x | mu_G, sigma2 I))
-    sigma2 : variance of the Gaussian likelihood (the source uses 1)
+    likelihood : "bernoulli" (x in [0, 1]) or "gaussian" (N(x | mu_G, sigma2 I))
+    sigma2 : variance of the Gaussian likelihood, > 0 (the source uses 1)
     activation : hidden-layer activation of both networks ("sigmoid" as in the source)
-    seed : seed of the initial weights (drawn with a private generator state; the global
-        torch RNG is left as it was)
+    seed : seed of the initial weights, encoder's then decoder's, drawn in
+        ``seeded_init(seed)`` (``nn.Linear``'s default initialiser; torch's global random
+        state is left as it was)
     device : where the parameters live (default CPU); "cuda" in Colab
     dtype : parameter dtype (default float32; float64 for exact checks)
 
-    Every method accepts NumPy arrays or tensors for x and moves them to the model's
-    device and dtype. Per-sample results have shape (N,).
+    Every method accepts NumPy arrays, lists or tensors (of any floating dtype, also ones
+    that require grad) for x and z and casts them to the model's device and dtype.
+    Per-sample results have shape (N,). Train it with ``training.fit(vae, X, elbo_loss(),
+    ...)`` (module docstring).
     """
 
+    @validate(
+        n_features=Integer(1),
+        n_latent=Integer(1),
+        n_hidden=Integer(1),
+        likelihood=Choice(LIKELIHOODS),
+        sigma2=Real(low=0, open=True),
+        activation=Choice(ACTIVATIONS),
+        seed=Seed(),
+        device=Device(),
+        dtype=Dtype(),
+    )
     def __init__(
         self,
-        n_features,
-        n_latent=2,
-        n_hidden=128,
-        likelihood="bernoulli",
-        sigma2=1.0,
-        activation="sigmoid",
-        seed=0,
-        device=None,
-        dtype=torch.float32,
+        n_features: int,
+        n_latent: int = 2,
+        n_hidden: int = 128,
+        likelihood: str = "bernoulli",
+        sigma2: float = 1.0,
+        activation: str = "sigmoid",
+        seed: int = 0,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
     ):
         super().__init__()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            self.encoder = InferenceNetwork(n_features, n_latent, n_hidden, activation)
+        where = dict(seed=None, device=device, dtype=dtype)  # seed None: this block's stream
+        with seeded_init(seed):
+            self.encoder = InferenceNetwork(n_features, n_latent, n_hidden, activation, **where)
             self.decoder = GenerativeNetwork(
-                n_latent, n_features, n_hidden, likelihood, sigma2, activation
+                n_latent, n_features, n_hidden, likelihood, sigma2, activation, **where
             )
-        self.to(device=device or "cpu", dtype=dtype)
 
     # ----------------------------------------------------------------- properties
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         return self.encoder.n_features
 
     @property
-    def n_latent(self):
+    def n_latent(self) -> int:
         return self.encoder.n_latent
 
-    @property
-    def device(self):
-        return next(self.parameters()).device
-
-    @property
-    def dtype(self):
-        return next(self.parameters()).dtype
-
     def _data(self, x, name="x"):
-        x = _check_batch(x, name, self.n_features, self.dtype, self.device)
-        if self.decoder.likelihood == "bernoulli" and not bool(((x >= 0) & (x <= 1)).all()):
-            raise ValueError(f"{name} must lie in [0, 1] for the Bernoulli likelihood")
-        return x
+        bernoulli = self.decoder.likelihood == "bernoulli"
+        return _rows(x, name, self.n_features, self.dtype, self.device, bernoulli)
 
     # ----------------------------------------------------------------- pieces
-    def encode(self, x):
+    @validate(x=Tensor(ndim=2))
+    def encode(self, x: TensorLike) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu_I, sigma_I) of q(z | x, phi), each (N, k) (VA6)."""
-        return self.encoder(self._data(x))
+        return self.encoder._forward(self._data(x))
 
-    def decode(self, z):
-        """mu_G = f_G(z, theta), shape (..., d)."""
-        z = _as_tensor(z, "z", self.dtype, self.device)
-        if z.shape[-1:] != (self.n_latent,):
-            raise ValueError(f"z must have shape (..., {self.n_latent}); got {tuple(z.shape)}")
-        return self.decoder(z)
+    @validate(z=Tensor())
+    def decode(self, z: TensorLike) -> torch.Tensor:
+        """mu_G = f_G(z, theta) for z of shape (..., k): shape (..., d)."""
+        return self.decoder._forward(self.decoder._z(z))
 
-    def reconstruct(self, x):
+    @validate(x=Tensor(ndim=2))
+    def reconstruct(self, x: TensorLike) -> torch.Tensor:
         """mu_G at the posterior mean: f_G(mu_I(x)), shape (N, d)."""
-        mu, _ = self.encode(x)
-        return self.decoder(mu)
+        mu, _ = self.encoder._forward(self._data(x))
+        return self.decoder._forward(mu)
 
     # ----------------------------------------------------------------- objectives
-    def elbo(self, x, n_samples=1, generator=None, analytic_kl=True, return_terms=False):
+    @validate(
+        x=Tensor(ndim=2),
+        n_samples=Integer(1),
+        generator=Generator(),
+        analytic_kl=Flag(),
+        return_terms=Flag(),
+    )
+    def elbo(
+        self,
+        x: TensorLike,
+        n_samples: int = 1,
+        generator: torch.Generator | None = None,
+        analytic_kl: bool = True,
+        return_terms: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-sample ELBO(q, x | theta, phi), a quantity to MAXIMISE (shape (N,)).
 
         With M = ``n_samples`` reparameterised draws z^(m) = mu_I + sigma_I * eps^(m) (VA18):
@@ -383,7 +501,7 @@ class VAE(nn.Module):
         variance, but not always: writing A = log p(x | z) and B = log q(z | x) - log p(z), it
         is lower exactly when var(B) > 2 cov(A, B); at q = the posterior the second form's
         integrand A - B is the constant log p(x) and has no variance at all.
-        The training loss is ``-elbo(x).mean()``.
+        The training loss (``elbo_loss``) is ``-elbo(x).mean()``.
 
         Parameters
         ----------
@@ -391,38 +509,60 @@ class VAE(nn.Module):
         n_samples : M >= 1
         generator : torch.Generator on the model's device, for reproducible draws; the eps of
             all draws is one tensor of shape (M, N, k) drawn with it
+        analytic_kl : the KL term in closed form (VA17) or by Monte Carlo (VA3)
         return_terms : also return the reconstruction term (1/M) sum_m log p(x | z^(m)) and the
-            KL term, each (N,) (with ``analytic_kl=False`` the KL term is its Monte Carlo estimate)
+            KL term, each (N,) (with ``analytic_kl=False`` the KL term is its Monte Carlo
+            estimate)
 
         Returns
         -------
         elbo : tensor (N,), or (elbo, reconstruction, kl) with ``return_terms=True``
         """
         x = self._data(x)
-        n_samples = _check_int(n_samples, "n_samples", 1)
-        mu, sigma = self.encoder(x)
-        z = reparameterize(mu, sigma, generator=generator, n_samples=n_samples)  # (M, N, k)
-        reconstruction = self.decoder.log_prob(x, z).mean(0)
+        _same_device(generator, self.device)
+        value, reconstruction, kl = self._elbo(x, n_samples, generator, analytic_kl)
+        return (value, reconstruction, kl) if return_terms else value
+
+    def _elbo(self, x, n_samples, generator, analytic_kl=True):
+        mu, sigma = self.encoder._forward(x)
+        z = _reparameterize(mu, sigma, generator, n_samples)  # (M, N, k)
+        reconstruction = self.decoder._log_prob(x, z).mean(0)
         if analytic_kl:
-            kl = kl_standard_normal(mu, sigma)
+            kl = _kl_standard_normal(mu, sigma)
         else:
             kl = (_log_normal_diag(z, mu, sigma) - _log_standard_normal(z)).mean(0)
         value = reconstruction - kl
-        return (value, reconstruction, kl) if return_terms else value
+        return value, reconstruction, kl
 
     @torch.no_grad()
-    def log_importance_weights(self, x, k, generator=None):
-        """log w_j = log p(x, z_j) - log q(z_j | x) for z_j ~ q(z | x), j = 1..k: shape (k, N)."""
+    @validate(x=Tensor(ndim=2), k=Integer(1), generator=Generator())
+    def log_importance_weights(
+        self, x: TensorLike, k: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """log w_j = log p(x, z_j) - log q(z_j | x) for z_j ~ q(z | x), j = 1..k: shape (k, N)
+        (the integrand of VA3 at k draws). No gradients are recorded."""
         x = self._data(x)
-        k = _check_int(k, "k", 1)
-        mu, sigma = self.encoder(x)
-        z = reparameterize(mu, sigma, generator=generator, n_samples=k)
+        _same_device(generator, self.device)
+        return self._log_weights(x, k, generator)
+
+    def _log_weights(self, x, k, generator):
+        mu, sigma = self.encoder._forward(x)
+        z = _reparameterize(mu, sigma, generator, k)
         return (
-            self.decoder.log_prob(x, z) + _log_standard_normal(z) - _log_normal_diag(z, mu, sigma)
+            self.decoder._log_prob(x, z) + _log_standard_normal(z) - _log_normal_diag(z, mu, sigma)
         )
 
     @torch.no_grad()
-    def log_likelihood_iw(self, x, k, generator=None, chunk_size=None):
+    @validate(
+        x=Tensor(ndim=2), k=Integer(1), generator=Generator(), chunk_size=Optional(Integer(1))
+    )
+    def log_likelihood_iw(
+        self,
+        x: TensorLike,
+        k: int,
+        generator: torch.Generator | None = None,
+        chunk_size: int | None = None,
+    ) -> torch.Tensor:
         """Importance-weighted estimate of log p(x) with k samples (Burda et al. 2016), (N,).
 
         L_k(x) = log (1/k) sum_{j=1}^k p(x, z_j) / q(z_j | x),  z_j ~ q(z | x, phi).
@@ -435,138 +575,91 @@ class VAE(nn.Module):
         draws, and so the result, depend on the chunking. No gradients are recorded.
         """
         x = self._data(x)
-        k = _check_int(k, "k", 1)
+        _same_device(generator, self.device)
         if chunk_size is None:
             width = max(self.n_features, self.encoder.hidden.out_features)
             chunk_size = max(1, min(k, 2**24 // (x.shape[0] * width)))
-        chunk_size = _check_int(chunk_size, "chunk_size", 1)
         parts, left = [], k
         while left > 0:
             m = min(chunk_size, left)
-            parts.append(torch.logsumexp(self.log_importance_weights(x, m, generator), dim=0))
+            parts.append(torch.logsumexp(self._log_weights(x, m, generator), dim=0))
             left -= m
         return torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)
 
     @torch.no_grad()
-    def sample(self, n, generator=None, mean=False, return_latent=False):
+    @validate(n=Integer(1), generator=Generator(), mean=Flag(), return_latent=Flag())
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        mean: bool = False,
+        return_latent: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Generate n samples in two steps (VA1): z ~ p(z) = N(0, I), then x ~ p(x | z, theta).
 
-        ``mean=True`` returns mu_G = f_G(z) instead of a draw from p(x | z) (smoother images).
-        Returns x of shape (n, d), and z of shape (n, k) if ``return_latent``.
+        All randomness comes from ``generator`` (a torch.Generator on the model's device, or
+        None: torch's global generator). ``mean=True`` returns mu_G = f_G(z) instead of a draw
+        from p(x | z) (smoother images). Returns x of shape (n, d) on the model's device, and
+        z of shape (n, k) as well if ``return_latent``.
         """
-        n = _check_int(n, "n", 1)
-        z = torch.randn(
-            (n, self.n_latent), generator=generator, dtype=self.dtype, device=self.device
-        )
-        x = self.decoder(z) if mean else self.decoder.sample(z, generator=generator)
+        _same_device(generator, self.device)
+        z = standard_normal(n, self.n_latent, self, generator)
+        x = self.decoder._forward(z) if mean else self.decoder._sample_given(z, generator)
         return (x, z) if return_latent else x
 
 
 # --------------------------------------------------------------------------- training
-def train(
-    model,
-    X,
-    X_val=None,
-    *,
-    epochs=100,
-    batch_size=100,
-    lr=1e-3,
-    n_samples=1,
-    seed=0,
-    progress=False,
-    device=None,
-):
-    """Train a ``VAE`` by stochastic gradient ascent on the ELBO (Adam on ``-elbo.mean()``).
+@validate(n_samples=Integer(1), analytic_kl=Flag())
+def elbo_loss(n_samples: int = 1, analytic_kl: bool = True) -> Callable:
+    """The VAE's training loss for ``training.fit``: stochastic gradient ascent on the ELBO.
 
-    Each epoch shuffles X, and for each mini-batch takes one Adam step on the negative mean
-    ELBO estimated with ``n_samples`` reparameterised draws per sample (VA14; M = 1 is VA15).
-    All randomness (shuffling, eps) comes from generators seeded with ``seed``: the same
-    call on the same model gives the same history.
-
-    Parameters
-    ----------
-    model : VAE (trained in place)
-    X : (N, d) training data (NumPy array or tensor); moved to the device once
-    X_val : optional (N_val, d) held-out data, evaluated after every epoch
-    epochs, batch_size, lr : optimisation settings
-    n_samples : M, latent draws per sample in the training objective
-    seed : seed of the shuffling and sampling generators
-    progress : show a tqdm progress bar with the current ELBO
-    device : move the model there first (e.g. "cuda"); default: where the model is
-
-    Returns
-    -------
-    history : dict of lists, one entry per epoch: "epoch", "train_elbo" (mean per-sample ELBO
-        over the epoch's mini-batches, measured during training), "train_reconstruction",
-        "train_kl", "val_elbo" (mean per-sample ELBO on X_val, one latent draw per sample
-        from a generator reset every epoch; only with X_val) and "seconds" (cumulative).
+    Returns ``loss_fn(model, batch, generator)`` -> dict with ``"loss"`` = -mean ELBO of the
+    batch (VA14 divided by the batch size; M = ``n_samples`` reparameterised draws per
+    sample, M = 1 is VA15) and the batch means ``"elbo"``, ``"reconstruction"`` and ``"kl"``
+    (``VAE.elbo`` with ``return_terms=True``), which ``fit`` records per epoch. The eps are
+    drawn from ``fit``'s generator; nothing is validated per step.
     """
-    if not isinstance(model, VAE):
-        raise ValueError(f"model must be a VAE; got {type(model).__name__}")
-    if device is not None:
-        model.to(device)
-    epochs = _check_int(epochs, "epochs", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    lr = _check_positive(lr, "lr")
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    X = model._data(X, "X")
-    if X_val is not None:
-        X_val = model._data(X_val, "X_val")
-    dev = model.device
-    shuffle_gen = _seeded(seed)
-    sample_gen = torch.Generator(device=dev).manual_seed(int(seed) + 1)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {
-        "epoch": [],
-        "train_elbo": [],
-        "train_reconstruction": [],
-        "train_kl": [],
-        "seconds": [],
-    }
-    if X_val is not None:
-        history["val_elbo"] = []
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is a dependency; keep training possible without it
 
-        def tqdm(iterable, **_):
-            return iterable
+    def loss_fn(model: VAE, batch: torch.Tensor, generator: torch.Generator) -> dict:
+        elbo, reconstruction, kl = model._elbo(batch, n_samples, generator, analytic_kl)
+        return {
+            "loss": -elbo.mean(),
+            "elbo": elbo.mean(),
+            "reconstruction": reconstruction.mean(),
+            "kl": kl.mean(),
+        }
 
-    bar = tqdm(range(1, epochs + 1), disable=not progress, desc="VAE", unit="epoch")
-    start = time.perf_counter()
-    N = X.shape[0]
-    for epoch in bar:
-        order = torch.randperm(N, generator=shuffle_gen).to(dev)
-        totals = torch.zeros(3, dtype=torch.float64, device=dev)
-        for i in range(0, N, batch_size):
-            xb = X[order[i : i + batch_size]]
-            elbo, rec, kl = model.elbo(
-                xb, n_samples=n_samples, generator=sample_gen, return_terms=True
-            )
-            loss = -elbo.mean()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            totals += torch.stack([elbo.sum(), rec.sum(), kl.sum()]).detach().double()
-        totals = (totals / N).tolist()
-        history["epoch"].append(epoch)
-        history["train_elbo"].append(totals[0])
-        history["train_reconstruction"].append(totals[1])
-        history["train_kl"].append(totals[2])
-        postfix = {"train ELBO": f"{totals[0]:.2f}"}
-        if X_val is not None:
-            with torch.no_grad():
-                val_gen = torch.Generator(device=dev).manual_seed(int(seed) + 2)
-                val = model.elbo(X_val, generator=val_gen).mean().item()
-            history["val_elbo"].append(val)
-            postfix["val ELBO"] = f"{val:.2f}"
-        history["seconds"].append(time.perf_counter() - start)
-        if progress:
-            bar.set_postfix(postfix)
-    return history
+    return loss_fn
+
+
+@validate(X_val=Tensor(ndim=2), seed=Seed(), n_samples=Integer(1))
+def heldout_elbo(X_val: TensorLike, seed: int = 0, n_samples: int = 1) -> Callable:
+    """A ``fit`` callback: the mean per-sample ELBO of held-out data ``X_val`` (N_val, d).
+
+    Returns ``callback(t, model)`` -> ``{"val_elbo": float}``, the mean of
+    ``model.elbo(X_val, n_samples)`` with the eps drawn from a generator on the model's device
+    seeded with ``seed`` afresh at every call (every epoch sees the same draws of eps, so
+    the curve moves only with the model). No gradients are recorded. ``X_val`` is checked
+    against the model (width, [0, 1] for a Bernoulli likelihood) at every call.
+    """
+    X_val = X_val.detach()
+
+    def callback(t: int, model: VAE) -> dict:
+        x = model._data(X_val, "X_val")
+        generator = torch.Generator(device=model.device).manual_seed(seed)
+        with torch.no_grad():
+            value, _, _ = model._elbo(x, n_samples, generator)
+        return {"val_elbo": value.mean().item()}
+
+    return callback
 
 
 # --------------------------------------------------------------------------- linear Gaussian
+_X = Tensor(ndim=2, dtype=_F64)
+_Z = Tensor(dtype=_F64)
+_Q_MEAN, _Q_COV = Tensor(ndim=(1, 2), dtype=_F64), Tensor(ndim=(2, 3), dtype=_F64)
+
+
 class LinearGaussian:
     """The linear-Gaussian latent-variable model (probabilistic PCA, Tipping & Bishop 1999):
 
@@ -585,44 +678,45 @@ class LinearGaussian:
     ----------
     W : (d, k) loading matrix
     b : (d,) offset
-    sigma2 : noise variance, > 0
+    sigma2 : noise variance, one number > 0
 
-    Stored as float64 tensors (a tensor argument that requires grad keeps its graph, so the
-    ELBO can be differentiated with respect to the parameters).
+    Stored as float64 CPU tensors (a tensor argument that requires grad keeps its graph, so
+    the ELBO can be differentiated with respect to the parameters). Data and codes given to
+    the methods are cast to float64 on the CPU.
     """
 
-    def __init__(self, W, b, sigma2):
-        W = _as_tensor(W, "W", torch.float64)
-        if W.ndim != 2:
-            raise ValueError(f"W must have shape (d, k); got shape {tuple(W.shape)}")
+    @validate(
+        W=Tensor(ndim=2, dtype=_F64),
+        b=Tensor(ndim=1, dtype=_F64),
+        sigma2=Tensor(ndim=0, dtype=_F64),
+    )
+    def __init__(self, W: TensorLike, b: TensorLike, sigma2: float | torch.Tensor):
+        # (_validation's Array returns a 0-d input with shape (1,): one number either way)
+        W, b, sigma2 = W.to(_CPU), b.to(_CPU), sigma2.to(_CPU).reshape(())
         d, k = W.shape
-        b = _as_tensor(b, "b", torch.float64)
         if b.shape != (d,):
             raise ValueError(
                 f"b must have shape ({d},) (the rows of W); got shape {tuple(b.shape)}"
             )
-        sigma2 = _as_tensor(sigma2, "sigma2", torch.float64)
-        if sigma2.numel() != 1 or not bool(sigma2 > 0):
-            raise ValueError(f"sigma2 must be one positive number; got {sigma2.detach().tolist()}")
-        self.W, self.b, self.sigma2 = W, b, sigma2.reshape(())
+        if not bool(sigma2 > 0):
+            raise ValueError(f"sigma2 must be a number > 0 (a variance); got {float(sigma2)}")
+        self.W, self.b, self.sigma2 = W, b, sigma2
         self.n_features, self.n_latent = d, k
 
     # ----------------------------------------------------------------- helpers
-    def _x(self, x):
-        return _check_batch(x, "x", self.n_features, torch.float64)
+    def _x(self, x, name="x"):
+        return _rows(x, name, self.n_features, _F64, _CPU)
 
-    def _z(self, z):
-        z = _as_tensor(z, "z", torch.float64)
-        if z.shape[-1:] != (self.n_latent,):
-            raise ValueError(f"z must have shape (..., {self.n_latent}); got {tuple(z.shape)}")
-        return z
+    def _z(self, z, n=None):
+        return _codes(z, "z", self.n_latent, _F64, _CPU, n)
 
     def _q(self, x, q_mean, q_cov):
+        """Validated q_mean ((k,) or (N, k)) and q_cov ((k, k) or (N, k, k), symmetric
+        positive definite) expanded to (N, k), (N, k, k), and the Cholesky factors."""
         N, k = x.shape[0], self.n_latent
-        m = _as_tensor(q_mean, "q_mean", torch.float64)
+        m, S = q_mean.to(_CPU), q_cov.to(_CPU)
         if m.shape not in ((k,), (N, k)):
             raise ValueError(f"q_mean must have shape ({k},) or (N={N}, {k}); got {tuple(m.shape)}")
-        S = _as_tensor(q_cov, "q_cov", torch.float64)
         if S.shape not in ((k, k), (N, k, k)):
             raise ValueError(
                 f"q_cov must have shape ({k}, {k}) or (N={N}, {k}, {k}); got {tuple(S.shape)}"
@@ -635,38 +729,50 @@ class LinearGaussian:
         return m.expand(N, k), S.expand(N, k, k), L.expand(N, k, k)
 
     # ----------------------------------------------------------------- densities
-    def marginal_cov(self):
+    def marginal_cov(self) -> torch.Tensor:
         """W W^T + sigma2 I, shape (d, d)."""
-        return self.W @ self.W.T + self.sigma2 * torch.eye(self.n_features, dtype=torch.float64)
+        return self.W @ self.W.T + self.sigma2 * torch.eye(self.n_features, dtype=_F64)
 
-    def marginal(self):
+    def marginal(self) -> MultivariateNormal:
         """p(x) = N(b, W W^T + sigma2 I) as a MultivariateNormal."""
         return MultivariateNormal(self.b, covariance_matrix=self.marginal_cov())
 
-    def log_marginal(self, x):
+    @validate(x=_X)
+    def log_marginal(self, x: TensorLike) -> torch.Tensor:
         """Exact log p(x | theta) = log N(x | b, W W^T + sigma2 I): x (N, d) -> (N,)."""
         return self.marginal().log_prob(self._x(x))
 
-    def log_likelihood(self, x, z):
-        """log p(x | z) = log N(x | W z + b, sigma2 I); x (N, d), z (N, k) or (M, N, k)."""
-        x, z = self._x(x), self._z(z)
+    @validate(x=_X, z=_Z)
+    def log_likelihood(self, x: TensorLike, z: TensorLike) -> torch.Tensor:
+        """log p(x | z) = log N(x | W z + b, sigma2 I); x (N, d), z (N, k) or (M, N, k) ->
+        (N,) or (M, N)."""
+        x = self._x(x)
+        return self._log_likelihood(x, self._z(z, x.shape[0]))
+
+    def _log_likelihood(self, x, z):
         r = x - (z @ self.W.T + self.b)
         return -0.5 * (
             (r * r).sum(-1) / self.sigma2 + self.n_features * torch.log(2.0 * math.pi * self.sigma2)
         )
 
-    def log_joint(self, x, z):
-        """log p(x, z) = log p(x | z) + log p(z) (VA1)."""
-        return self.log_likelihood(x, z) + _log_standard_normal(self._z(z))
+    @validate(x=_X, z=_Z)
+    def log_joint(self, x: TensorLike, z: TensorLike) -> torch.Tensor:
+        """log p(x, z) = log p(x | z) + log p(z) (VA1); shapes as ``log_likelihood``."""
+        x = self._x(x)
+        z = self._z(z, x.shape[0])
+        return self._log_likelihood(x, z) + _log_standard_normal(z)
 
-    def posterior(self, x):
+    @validate(x=_X)
+    def posterior(self, x: TensorLike) -> MultivariateNormal:
         """The exact posterior p(z | x, theta) (VA4) as a MultivariateNormal, batch shape (N,).
 
         mean = M^-1 W^T (x - b), covariance = sigma2 M^-1 (the same for every x),
         M = W^T W + sigma2 I_k.
         """
-        x = self._x(x)
-        M = self.W.T @ self.W + self.sigma2 * torch.eye(self.n_latent, dtype=torch.float64)
+        return self._posterior(self._x(x))
+
+    def _posterior(self, x):
+        M = self.W.T @ self.W + self.sigma2 * torch.eye(self.n_latent, dtype=_F64)
         L = torch.linalg.cholesky(M)
         mean = torch.cholesky_solve(((x - self.b) @ self.W).T, L).T  # (N, k)
         cov = self.sigma2 * torch.cholesky_inverse(L)
@@ -674,10 +780,15 @@ class LinearGaussian:
         return MultivariateNormal(mean, covariance_matrix=cov.expand(x.shape[0], -1, -1))
 
     # ----------------------------------------------------------------- ELBO
-    def reconstruction(self, x, q_mean, q_cov):
-        """Exact E_{z ~ N(q_mean, q_cov)}[log p(x | z)], shape (N,) (the first term of VA12)."""
+    @validate(x=_X, q_mean=_Q_MEAN, q_cov=_Q_COV)
+    def reconstruction(self, x: TensorLike, q_mean: TensorLike, q_cov: TensorLike) -> torch.Tensor:
+        """Exact E_{z ~ N(q_mean, q_cov)}[log p(x | z)], shape (N,) (the first term of VA12);
+        x (N, d), q_mean (k,) or (N, k), q_cov (k, k) or (N, k, k)."""
         x = self._x(x)
         m, S, _ = self._q(x, q_mean, q_cov)
+        return self._reconstruction(x, m, S)
+
+    def _reconstruction(self, x, m, S):
         r = x - (m @ self.W.T + self.b)
         trace = torch.einsum("ij,nji->n", self.W.T @ self.W, S)
         return -0.5 * (
@@ -685,7 +796,8 @@ class LinearGaussian:
             + ((r * r).sum(-1) + trace) / self.sigma2
         )
 
-    def elbo(self, x, q_mean, q_cov):
+    @validate(x=_X, q_mean=_Q_MEAN, q_cov=_Q_COV)
+    def elbo(self, x: TensorLike, q_mean: TensorLike, q_cov: TensorLike) -> torch.Tensor:
         """Exact ELBO(q, x | theta) for a Gaussian q(z) = N(q_mean, q_cov), shape (N,) (VA3).
 
         q_mean : (k,) or (N, k); q_cov : (k, k) or (N, k, k), symmetric positive definite.
@@ -697,33 +809,41 @@ class LinearGaussian:
         prior = -0.5 * (
             k * _LOG_2PI + (m * m).sum(-1) + torch.diagonal(S, dim1=-2, dim2=-1).sum(-1)
         )
-        entropy = 0.5 * k * (_LOG_2PI + 1.0) + torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(
-            -1
-        )
-        return self.reconstruction(x, m, S) + prior + entropy
+        log_det = torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (1/2) log|S|
+        entropy = 0.5 * k * (_LOG_2PI + 1.0) + log_det
+        return self._reconstruction(x, m, S) + prior + entropy
 
     # ----------------------------------------------------------------- sampling and EM
-    def sample(self, n, generator=None):
+    @torch.no_grad()
+    @validate(n=Integer(1), generator=Generator(), return_latent=Flag())
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, return_latent: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Ancestral sampling (VA1): z ~ N(0, I), then x ~ N(W z + b, sigma2 I).
 
-        Returns (x, z) with shapes (n, d) and (n, k).
+        All randomness from ``generator`` (a CPU torch.Generator, or None: torch's global
+        generator). Returns x of shape (n, d), and z of shape (n, k) as well if
+        ``return_latent``.
         """
-        n = _check_int(n, "n", 1)
-        with torch.no_grad():
-            z = torch.randn((n, self.n_latent), generator=generator, dtype=torch.float64)
-            e = torch.randn((n, self.n_features), generator=generator, dtype=torch.float64)
-            x = z @ self.W.T + self.b + torch.sqrt(self.sigma2) * e
-        return x, z
+        _same_device(generator, _CPU)
+        z = torch.randn((n, self.n_latent), generator=generator, dtype=_F64)
+        e = torch.randn((n, self.n_features), generator=generator, dtype=_F64)
+        x = z @ self.W.T + self.b + torch.sqrt(self.sigma2) * e
+        return (x, z) if return_latent else x
 
-    def em_step(self, X, q_mean=None, q_cov=None):
-        """One EM iteration on data X (N, d); returns a new ``LinearGaussian``.
+    @validate(X=_X, q_mean=Optional(_Q_MEAN), q_cov=Optional(_Q_COV))
+    def em_step(
+        self, X: TensorLike, q_mean: TensorLike | None = None, q_cov: TensorLike | None = None
+    ) -> LinearGaussian:
+        """One EM iteration on data X (N, d); returns a new ``LinearGaussian`` (VA2).
 
         E-step: q_n = p(z | x^(n), theta_old) (the KL term of VA2 becomes 0). Passing
-        ``q_mean`` ((k,) or (N, k)) and ``q_cov`` ((k, k) or (N, k, k)) replaces this exact E-step
-        by the given Gaussians q_n = N(q_mean_n, q_cov_n) (variational EM: only the ELBO is then
-        guaranteed not to decrease, not log p(x | theta)); give both or neither.
-        M-step: theta_new = argmax_theta sum_n ELBO(q_n, x^(n) | theta) with the q_n fixed, in
-        closed form: with z~ = [z; 1] and W~ = [W b], W~ = (sum_n x_n E[z~_n]^T)(sum_n E[z~_n z~_n^T])^-1
+        ``q_mean`` ((k,) or (N, k)) and ``q_cov`` ((k, k) or (N, k, k)) replaces this exact
+        E-step by the given Gaussians q_n = N(q_mean_n, q_cov_n) (variational EM: only the
+        ELBO is then guaranteed not to decrease, not log p(x | theta)); give both or neither.
+        M-step: theta_new = argmax_theta sum_n ELBO(q_n, x^(n) | theta) with the q_n fixed,
+        in closed form: with z~ = [z; 1] and W~ = [W b],
+        W~ = (sum_n x_n E[z~_n]^T)(sum_n E[z~_n z~_n^T])^-1
         and sigma2 = (1 / (N d)) sum_n E||x_n - W~ z~_n||^2.
         """
         if (q_mean is None) != (q_cov is None):
@@ -733,16 +853,16 @@ class LinearGaussian:
                 f" q_cov={'None' if q_cov is None else 'given'}"
             )
         with torch.no_grad():
-            X = self._x(X)
+            X = self._x(X, "X")
             N, d = X.shape
             k = self.n_latent
             if q_mean is None:
-                post = self.posterior(X)
+                post = self._posterior(X)
                 m, S_sum = post.mean, N * post.covariance_matrix[0]
             else:
                 m, S_n, _ = self._q(X, q_mean, q_cov)
                 m, S_sum = m.detach(), S_n.detach().sum(0)
-            Ez = torch.cat([m, torch.ones(N, 1, dtype=torch.float64)], dim=1)  # (N, k+1)
+            Ez = torch.cat([m, torch.ones(N, 1, dtype=_F64)], dim=1)  # (N, k+1)
             Ezz = Ez.T @ Ez
             Ezz[:k, :k] += S_sum
             Wt = torch.linalg.solve(Ezz, Ez.T @ X).T  # (d, k+1)

@@ -1,6 +1,6 @@
 """Checkers for the variational-autoencoder chapter (notebooks/04_vae.ipynb).
 
-- ``check_gaussian_kl(fn)``            ``fn(mu1, var1, mu2, var2)`` -> KL(N(mu1, var1) || N(mu2, var2))
+- ``check_gaussian_kl(fn)``  ``fn(mu1, var1, mu2, var2)`` -> KL(N(mu1, var1) || N(mu2, var2))
   of two univariate normals (VA16 with k = 1), in nats
 - ``check_linear_gaussian_log_marginal(fn)``  ``fn(x, W, b, sigma2)`` -> log p(x) in the
   linear-Gaussian model p(z) = N(0, I), p(x | z) = N(W z + b, sigma2 I) (VA2's left-hand side)
@@ -8,7 +8,8 @@
   printed reconstruction term -||x - mu_G||^2 is log N(x | mu_G, s^2 I) up to a constant (VA19)
 
 References are computed with SciPy or a direct formula, never with ``unsupervised.vae`` or
-``unsupervised.divergences``.
+``unsupervised.divergences``. An answer may be a Python or NumPy number, or a 0-d array or
+tensor (also one that requires grad); no checker raises, whatever it is given.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def check_gaussian_kl(fn: Callable[[float, float, float, float], float]) -> bool
                 return _report(False, "函数应当返回一个有限的数（float）。")
             expected = _kl_by_quadrature(mu1, var1, mu2, var2)
 
-            def close(v):
+            def close(v, got=got):
                 return math.isclose(got, v, rel_tol=1e-7, abs_tol=1e-10)
 
             ok &= close(expected)
@@ -155,22 +156,26 @@ def check_printed_objective_variance(value) -> bool:
     """Check a number: the variance s^2 such that -||x - mu_G||^2 (the source's printed
     reconstruction term of VA19) equals log N(x | mu_G, s^2 I) plus a constant that does not
     depend on x or mu_G. ``value`` may be a function of no arguments; ``...`` is unanswered."""
-    if callable(value):
-        return _run(lambda: check_printed_objective_variance(_call(value)))
-    if value is None or value is Ellipsis:
-        print(NOT_ANSWERED)
-        return False
-    got = _as_float(value)
-    if got is None:
-        return _report(False, "请给出一个数。")
-    if math.isclose(got, 0.5, rel_tol=1e-9):
-        return _report(True)
-    if math.isclose(got, 1.0, rel_tol=1e-9):
+
+    def check():
+        answer = _call(value) if callable(value) else value
+        if answer is None or answer is Ellipsis:
+            print(NOT_ANSWERED)
+            return False
+        got = _as_float(answer)
+        if got is None:
+            return _report(False, "请给出一个数。")
+        if math.isclose(got, 0.5, rel_tol=1e-9):
+            return _report(True)
+        if math.isclose(got, 1.0, rel_tol=1e-9):
+            return _report(
+                False,
+                "方差为 1 时，log N(x|μ_G, I) 中二次项的系数是多少？和 −‖x−μ_G‖² 的系数比一比。",
+            )
+        if math.isclose(got, 2.0, rel_tol=1e-9):
+            return _report(False, "方向反了：二次项系数是 −1/(2s²)，令它等于 −1 再解 s²。")
         return _report(
-            False, "方差为 1 时，log N(x|μ_G, I) 中二次项的系数是多少？和 −‖x−μ_G‖² 的系数比一比。"
+            False, "写出 log N(x|μ_G, s²I) = −‖x−μ_G‖²/(2s²) + 常数，令二次项的系数等于 −1。"
         )
-    if math.isclose(got, 2.0, rel_tol=1e-9):
-        return _report(False, "方向反了：二次项系数是 −1/(2s²)，令它等于 −1 再解 s²。")
-    return _report(
-        False, "写出 log N(x|μ_G, s²I) = −‖x−μ_G‖²/(2s²) + 常数，令二次项的系数等于 −1。"
-    )
+
+    return _run(check)
