@@ -687,3 +687,28 @@ def test_checkers_read_tensors_that_require_grad_and_never_raise(capsys):
         for checker in (ex.check_kl_gradient, ex.check_linear_ae_optimum):
             ok, out = run(checker, wrong, capsys)
             assert not ok and "还不对" in out
+
+
+def test_plain_loss_is_a_factory_and_says_so_when_passed_uncalled():
+    model, X = Autoencoder([4, 3], seed=0), np.random.default_rng(0).uniform(size=(8, 4))
+    with pytest.raises(ValueError, match=r"loss_fn must be plain_loss\(\)"):
+        fit(model, X, plain_loss, epochs=1)
+    history = fit(model, X, plain_loss(), epochs=1, lr=1e-2)
+    assert history["loss"][0] == pytest.approx(
+        ((X - Autoencoder([4, 3], seed=0)(X).detach().double().numpy()) ** 2).sum(1).mean(),
+        rel=1e-6,
+    )
+
+
+def test_inputs_that_overflow_the_models_dtype_are_refused_not_turned_into_nan():
+    # Finite float64 input, but 1e300 is inf in float32 and inf - inf is NaN: the public
+    # methods refuse it instead of returning NaN (a float64 model computes with it).
+    model, huge = Autoencoder([4, 3], seed=0), np.full((2, 4), 1e300)
+    for method, name in ((model.encode, "x"), (model.forward, "x"), (model.decode, "z")):
+        with pytest.raises(ValueError, match=rf"{name} gives a model output that is not finite"):
+            method(huge[:, : 3 if name == "z" else 4])
+    assert torch.isfinite(Autoencoder([4, 3], seed=0, dtype=DT).encode(np.full((2, 4), 1e30))).all()
+    with pytest.raises(ValueError, match="x_hat is so far from x"):
+        reconstruction_loss(np.full((2, 2), 1e200), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="X has entries too large"):
+        pretrain_stacked([4, 3], huge, epochs=1)

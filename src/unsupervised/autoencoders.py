@@ -116,7 +116,9 @@ class Autoencoder(TorchModule, nn.Module):
     x_hat = W2 z + b2, with ``W2 = model.decoder[0].weight`` of shape (d, p).
 
     ``encode``, ``decode`` and ``forward`` take arrays or tensors (float64 ones included,
-    also ones that require grad) and cast them to the model's dtype and device.
+    also ones that require grad) and cast them to the model's dtype and device; an input
+    whose output is not finite (entries too large for the dtype) is refused. The training
+    losses call ``encoder`` and ``decoder`` directly, without these checks.
 
     Attributes
     ----------
@@ -176,20 +178,30 @@ class Autoencoder(TorchModule, nn.Module):
             )
         return x.to(device=self.device, dtype=self.dtype)
 
+    def _output(self, out: torch.Tensor, name: str) -> torch.Tensor:
+        # Finite input can still overflow: 1e300 becomes inf in float32, and inf - inf NaN.
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                f"{name} gives a model output that is not finite: its entries are too large "
+                f"for the model's {self.dtype}, or the model's parameters are not finite"
+            )
+        return out
+
     @validate(x=Tensor(ndim=2))
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """z = f(x): (N, d) -> (N, p)."""
-        return self.encoder(self._input(x, "x", self.input_dim))
+        return self._output(self.encoder(self._input(x, "x", self.input_dim)), "x")
 
     @validate(z=Tensor(ndim=2))
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """x_hat = g(z): (N, p) -> (N, d)."""
-        return self.decoder(self._input(z, "z", self.code_dim))
+        return self._output(self.decoder(self._input(z, "z", self.code_dim)), "z")
 
     @validate(x=Tensor(ndim=2))
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x_hat = (g o f)(x) = g(f(x)): first encode, then decode. (N, d) -> (N, d)."""
-        return self.decoder(self.encoder(self._input(x, "x", self.input_dim)))
+        x = self._input(x, "x", self.input_dim)
+        return self._output(self.decoder(self.encoder(x)), "x")
 
     def weights(self) -> list[torch.Tensor]:
         """The weight matrices W of every linear layer (biases excluded), encoder first."""
@@ -234,7 +246,10 @@ def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"x_hat must have the shape of x {tuple(x.shape)}; got {tuple(x_hat.shape)}"
         )
-    return _reconstruction_loss(x.to(x_hat.device), x_hat)
+    loss = _reconstruction_loss(x.to(x_hat.device), x_hat)
+    if not bool(torch.isfinite(loss)):
+        raise ValueError(f"x_hat is so far from x that the squared error overflows {loss.dtype}")
+    return loss
 
 
 def _reconstruction_loss(x, x_hat):
@@ -246,11 +261,19 @@ def _plain_loss(model, batch, generator=None):
     return _reconstruction_loss(x, model.decoder(model.encoder(x)))
 
 
-def plain_loss() -> Callable:
+def plain_loss(*misused) -> Callable:
     """The plain autoencoder's training loss (AE2) as a ``loss_fn(model, batch, generator)``
     for ``training.fit``: ``reconstruction_loss(batch, model(batch))``, the batch mean of
     ||x - g(f(x))||^2. ``model`` is an ``Autoencoder``; ``generator`` is unused.
+
+    A factory like ``sparse_loss`` and ``denoising_loss``: pass ``plain_loss()`` to ``fit``.
+    Called with arguments (``fit(model, X, plain_loss)``) it says so in a ValueError.
     """
+    if misused:
+        raise ValueError(
+            "loss_fn must be plain_loss() (with parentheses: plain_loss makes the loss), "
+            "not plain_loss itself"
+        )
     return _plain_loss
 
 
@@ -526,6 +549,8 @@ def pretrain_stacked(
         dtype=dtype,
     )
     H = X.detach().to(device=stacked.device, dtype=stacked.dtype)
+    if not bool(torch.isfinite(H).all()):
+        raise ValueError(f"X has entries too large for dtype {stacked.dtype}")
     enc_linear = [m for m in stacked.encoder if isinstance(m, nn.Linear)]
     dec_linear = [m for m in stacked.decoder if isinstance(m, nn.Linear)]
     K = len(layer_sizes) - 1
