@@ -8,9 +8,9 @@
   a linear autoencoder with biases and p code units can reach on X (AE2, Baldi & Hornik)
 
 The reference values are computed here from the closed forms and NumPy's SVD, not with
-``unsupervised.autoencoders``. Like every checker (``_common``), these never raise: a
-learner's torch tensor (also one that requires grad) is read through ``.detach()``, and a
-value that is no finite number is reported, not raised.
+``unsupervised.autoencoders``. Like every checker (``_common``), these never raise: the
+learner's values are read through ``_as_float`` (a torch tensor, also one that requires
+grad, is detached), and a value that is no finite number is reported, not raised.
 """
 
 from __future__ import annotations
@@ -27,19 +27,6 @@ __all__ = [
     "check_masked_zero_fraction",
     "check_linear_ae_optimum",
 ]
-
-
-def _number(value) -> float | None:
-    """The learner's value as a finite float, or None. Never raises: a torch tensor (one
-    that requires grad included) is detached first, and anything NumPy cannot read as one
-    finite number (an int too large for a float, an object whose ``__float__`` fails) is
-    None."""
-    try:
-        if hasattr(value, "detach"):  # a torch tensor: np.asarray refuses one with grad
-            value = value.detach().cpu()
-        return _as_float(value)
-    except Exception:
-        return None
 
 
 # --------------------------------------------------------------------------- AE5
@@ -61,7 +48,7 @@ def check_kl_gradient(fn: Callable[[float, float], float]) -> bool:
     def check():
         ok = flipped = reversed_kl = first_only = True
         for r, q in _kl_cases():
-            got = _number(_call(fn, float(r), float(q)))
+            got = _as_float(_call(fn, float(r), float(q)))
             if got is None:
                 return _report(False, "函数应当返回一个有限的数（float）。")
             expected = (q - r) / (q * (1 - q))
@@ -104,7 +91,7 @@ def check_masked_zero_fraction(value) -> bool:
         if answer is None or answer is Ellipsis:
             print(NOT_ANSWERED)
             return False
-        got = _number(answer)
+        got = _as_float(answer)
         if got is None:
             return _report(False, "请给出一个数（0 到 1 之间的比例）。")
         q, mu = 0.4, 0.25
@@ -145,7 +132,7 @@ def check_linear_ae_optimum(fn: Callable[[np.ndarray, int], float]) -> bool:
     def check():
         ok = uncentred = singular_not_squared = summed = True
         for X, p in _linear_ae_cases():
-            got = _number(_call(fn, X.copy(), int(p)))
+            got = _as_float(_call(fn, X.copy(), int(p)))
             if got is None:
                 return _report(False, "函数应当返回一个有限的数（float）。")
             N = X.shape[0]
