@@ -151,7 +151,10 @@ class Real(Constraint):
 
 
 class Integer(Constraint):
-    """An integer >= ``minimum`` (and <= ``maximum``); 3.0 is accepted as 3, 2.5 and True not."""
+    """An integer >= ``minimum`` (and <= ``maximum``); 3.0 is accepted as 3, 2.5 and True not.
+    Integers beyond the 64-bit range (1e300) are refused: NumPy and torch cannot use them."""
+
+    _bound = 2**63  # |value| must be below it (int64)
 
     def __init__(self, minimum: int | None = None, maximum: int | None = None):
         self.minimum, self.maximum = minimum, maximum
@@ -173,10 +176,12 @@ class Integer(Constraint):
             self.maximum is not None and v > self.maximum
         ):
             self.fail(value, name)
+        if abs(v) >= self._bound:
+            self.fail(value, name, " (beyond the 64-bit integer range)")
         return int(v)
 
     def bad_values(self):
-        bad = [2.5, "3", True, None, float("nan")]
+        bad = [2.5, "3", True, None, float("nan"), 1e300]
         if self.minimum is not None:
             bad.append(self.minimum - 1)
         if self.maximum is not None:
@@ -186,6 +191,8 @@ class Integer(Constraint):
 
 class Seed(Integer):
     """A seed: an integer >= 0 (``none=True``: or None, meaning fresh entropy)."""
+
+    _bound = 2**64  # torch.manual_seed takes up to 2**64 - 1
 
     def __init__(self, none: bool = False):
         super().__init__(minimum=0)
@@ -199,7 +206,7 @@ class Seed(Integer):
         return super().check(value, name)
 
     def bad_values(self):
-        return [2.5, "0", True, -1] + ([] if self.none else [None])
+        return [2.5, "0", True, -1, 1e300] + ([] if self.none else [None])
 
 
 class Flag(Constraint):
@@ -226,14 +233,14 @@ class Choice(Constraint):
     def check(self, value, name):
         try:
             ok = value in self.choices and not isinstance(value, (bool, np.bool_))
-        except TypeError:
+        except (TypeError, ValueError, RuntimeError):  # an array: "truth value ambiguous"
             ok = False
         if not ok:
             self.fail(value, name)
         return value
 
     def bad_values(self):
-        return ["no such choice", 3, None]
+        return ["no such choice", 3, None, np.array(["a", "b"])]
 
 
 def _numeric_array(value: Any) -> np.ndarray | None:
