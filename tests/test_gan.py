@@ -354,6 +354,12 @@ def test_mode_coverage_reads_a_generators_output_that_requires_grad():
     )
 
 
+def test_train_gan_refuses_networks_of_different_dtypes():
+    G, D = Generator(2, 2, (4,)), Discriminator(2, (4,), dtype=torch.float64)
+    with pytest.raises(ValueError, match="D must be on G's device and of G's dtype"):
+        train_gan(G, D, np.zeros((8, 2)), n_steps=1, batch_size=4)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is available")
 def test_train_gan_on_cuda_without_a_gpu_is_a_value_error():
     with pytest.raises(ValueError, match="device"):
@@ -565,6 +571,7 @@ def test_train_gan_moves_the_generator_towards_the_data():
         (dict(lr=-1.0), "lr"),
         (dict(data=np.zeros(5)), "data"),
         (dict(data=np.full((5, 2), np.nan)), "data"),
+        (dict(data=np.zeros((8, 3))), "data"),  # rows of 3, networks of 2
     ],
 )
 def test_train_gan_bad_input(kwargs, name):
@@ -584,6 +591,20 @@ def test_check_saturation_ratio(capsys):
     assert not ok and "倒过来" in out
     assert not run(ex.check_saturation_ratio, 1.0, capsys)[0]
     assert not run(ex.check_saturation_ratio, ..., capsys)[0]
+
+
+def test_checkers_read_tensors_that_require_grad_and_never_raise(capsys):
+    """A right answer given as a tensor that requires grad passes; answers that are no
+    number, or functions that return none or raise, are reported, never raised."""
+    assert run(ex.check_saturation_ratio, torch.tensor(99.0, requires_grad=True), capsys)[0]
+    torch_ns = lambda a: F.softplus(-torch.from_numpy(a).requires_grad_()).mean()
+    assert run(ex.check_non_saturating_loss, torch_ns, capsys)[0]
+    for bad in ("abc", None, [1.0, 2.0], float("nan"), object()):
+        assert not run(ex.check_saturation_ratio, bad, capsys)[0]
+    for bad in (lambda *a: "text", lambda *a: 1 / 0, 3, lambda *a: torch.ones(2)):
+        assert not run(ex.check_non_saturating_loss, bad, capsys)[0]
+        assert not run(ex.check_js_divergence, bad, capsys)[0]
+        assert not run(ex.check_conv_transpose_size, bad, capsys)[0]
 
 
 def test_check_non_saturating_loss(capsys):

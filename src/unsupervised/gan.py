@@ -507,6 +507,16 @@ def value_function(
 
 
 # --------------------------------------------------------------------------- training
+def _sample_shape(network: nn.Module) -> tuple[int, ...] | None:
+    """The shape of one sample that the library's ``network`` makes or judges (None: unknown,
+    for a network from elsewhere)."""
+    if hasattr(network, "data_dim"):
+        return (network.data_dim,)
+    if hasattr(network, "image_size"):
+        return (network.channels, network.image_size, network.image_size)
+    return None
+
+
 def _unchecked(network: nn.Module) -> Callable:
     """The network's forward without the boundary checks, for the per-step path: the
     library's networks have ``_forward``; any other module is called as it is."""
@@ -592,11 +602,23 @@ def train_gan(
             f"batch_size ({min(batch_size, data.shape[0])} rows per batch) must be divisible "
             f"by the discriminator's packing ({packing})"
         )
+    for name, network in (("G", G), ("D", D)):
+        shape = _sample_shape(network)
+        if shape is not None and shape != tuple(data.shape[1:]):
+            raise ValueError(
+                f"data must have rows of the shape {name} works with, {shape}; "
+                f"got rows of shape {tuple(data.shape[1:])}"
+            )
     if device is not None:
         G.to(device)
         D.to(device)
-    param = next(G.parameters())
+    param, param_d = next(G.parameters()), next(D.parameters())
     dev, dtype = param.device, param.dtype
+    if (param_d.device, param_d.dtype) != (dev, dtype):
+        raise ValueError(
+            f"D must be on G's device and of G's dtype ({dev}, {dtype}); "
+            f"got {param_d.device}, {param_d.dtype} (use D.to(...) or device=)"
+        )
     run_G, run_D = _unchecked(G), _unchecked(D)
 
     def z_batch(n, generator):
