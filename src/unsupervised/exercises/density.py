@@ -187,7 +187,7 @@ def check_knn_volume(fn: Callable[[int, float], float]) -> bool:
 
 
 # --------------------------------------------------------------------------- DE2
-def check_mle_variance(value) -> bool:
+def check_mle_variance(value: float | Callable[[], float] | None) -> bool:
     """Check a number: the expected value E[sigma^2_ML] of the maximum-likelihood variance
     estimate (1/N) sum_n (x^(n) - mean)^2 for N = 5 i.i.d. samples of variance sigma^2 = 2.
 
