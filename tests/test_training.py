@@ -191,3 +191,8 @@ def test_repeated_updates_of_one_module_share_its_adam_state():
         loss(reference, None, None).backward()
         optimiser.step()
     torch.testing.assert_close(model.weight, reference.weight, rtol=1e-12, atol=0)
+
+
+def test_data_too_large_for_the_models_dtype_is_refused():
+    with pytest.raises(ValueError, match="data must be finite in the model's dtype"):
+        fit(nn.Linear(2, 2), np.full((3, 2), 1e300), squared_error, epochs=1)

@@ -152,6 +152,8 @@ def fit(
         model.to(device)
     param = next(model.parameters())
     data = data.detach().to(device=param.device, dtype=param.dtype)
+    if not bool(torch.isfinite(data).all()):  # finite in float64, not in the model's dtype
+        raise ValueError(f"data must be finite in the model's dtype {param.dtype}")
     n_units, unit = (epochs, "epoch") if epochs is not None else (steps, "step")
     sampling = "epoch" if epochs is not None else "replacement"
     batch_size = data.shape[0] if batch_size is None else min(batch_size, data.shape[0])
