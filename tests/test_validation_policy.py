@@ -39,9 +39,6 @@ UNDECLARED = {
         "betas": "passed to torch.optim.Adam, which checks them",
         "desc": "a free label",
     },
-    "unsupervised.gan.train_gan": {
-        "betas": "passed to training.fit and torch.optim.Adam, which checks them",
-    },
 }
 
 

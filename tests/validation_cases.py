@@ -255,6 +255,7 @@ case(
     batch_size=4,
     lr=1e-3,
     lr_d=2e-3,
+    betas=[0.5, 0.9],
     loss="minimax",
     d_steps=2,
     seed=0,

@@ -558,6 +558,28 @@ class Text(Constraint):
         return ["", 3, None, b"name"]
 
 
+class Betas(Constraint):
+    """Adam's betas: a pair (list, tuple, 1-D array) of real numbers in [0, 1); returned as a
+    tuple of two floats."""
+
+    expected = "a pair of real numbers in [0, 1), e.g. (0.9, 0.999)"
+
+    def check(self, value, name):
+        if isinstance(value, np.ndarray) and value.ndim == 1:
+            value = value.tolist()
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            self.fail(value, name)
+        entry = Real(low=0, high=1, high_open=True)
+        try:
+            return tuple(entry.check(v, name) for v in value)
+        except ValueError:
+            pass
+        self.fail(value, name)
+
+    def bad_values(self):
+        return ["ab", 0.9, None, (0.9,), (0.9, 0.99, 0.999), (0.5, 1.0), (-0.1, 0.9), (0.5, "0.9")]
+
+
 def validate(**constraints: Constraint) -> Callable:
     """Decorator: check and canonicalise the named arguments of every call (see the module
     docstring). The constraints are kept as ``fn.__validation__`` for the policy tests."""

@@ -46,6 +46,7 @@ from torch import nn
 from ._torch import TorchModule, seeded_init, standard_normal
 from ._validation import (
     Array,
+    Betas,
     Choice,
     Density,
     Device,
@@ -531,6 +532,7 @@ def _unchecked(network: nn.Module) -> Callable:
     batch_size=Integer(minimum=1),
     lr=Real(low=0, low_open=True),
     lr_d=Optional(Real(low=0, low_open=True)),
+    betas=Betas(),
     loss=Choice(_GENERATOR_LOSSES),
     d_steps=Integer(minimum=1),
     seed=Seed(),
