@@ -249,7 +249,8 @@ def image_grid(
     if colour:
         ax.imshow(canvas, interpolation="nearest")
     else:
-        ax.imshow(canvas, cmap=plt.get_cmap(cmap).with_extremes(bad="white"), interpolation="nearest")
+        colours = plt.get_cmap(cmap).with_extremes(bad="white")  # NaN padding shows white
+        ax.imshow(canvas, cmap=colours, interpolation="nearest")
     ax.set_axis_off()
     return ax
 
