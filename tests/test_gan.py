@@ -113,6 +113,10 @@ def test_loss_bad_input_raises():
         generator_loss(torch.tensor([0.0, float("nan")]))
     with pytest.raises(ValueError, match="d_real"):
         discriminator_loss(torch.zeros(0), torch.zeros(2))
+    with pytest.raises(ValueError, match="d_fake"):
+        discriminator_loss(torch.zeros(2), [0.0, math.inf])
+    with pytest.raises(ValueError, match="d_fake"):  # float32 logits whose mean overflows
+        generator_loss(torch.full((3,), 3e38), "minimax")
 
 
 # --------------------------------------------------------------------------- D*, V, GA6
@@ -343,6 +347,8 @@ def test_forward_accepts_arrays_float64_and_tensors_that_require_grad(name):
     bad.view(-1)[0] = float("nan")
     with pytest.raises(ValueError, match=arg):
         net(bad)
+    with pytest.raises(ValueError, match=arg):  # finite in float64, inf in float32
+        net(t.double() * 1e300)
 
 
 def test_mode_coverage_reads_a_generators_output_that_requires_grad():

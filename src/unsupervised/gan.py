@@ -85,6 +85,17 @@ def _cast(x: torch.Tensor, module: TorchModule) -> torch.Tensor:
     return x.to(device=module.device, dtype=module.dtype)
 
 
+def _finite(out: torch.Tensor, name: str) -> torch.Tensor:
+    """``out`` of a public forward or loss, or ValueError naming the input when finite input
+    gave a non-finite result (e.g. 1e300 cast to float32, or logits near the float limit)."""
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(
+            f"{name} gave a non-finite result: entries too large for the dtype "
+            f"{out.dtype} (or weights that are not finite)"
+        )
+    return out
+
+
 def _shape_error(name: str, expected: str, x: torch.Tensor) -> ValueError:
     return ValueError(f"{name} must have shape {expected}; got {tuple(x.shape)}")
 
@@ -159,7 +170,7 @@ class Generator(_LatentSampler, TorchModule, nn.Module):
         """x = G(z): z of shape (N, k) -> x of shape (N, d)."""
         if z.shape[1] != self.latent_dim:
             raise _shape_error("z", f"(N, {self.latent_dim})", z)
-        return self._forward(_cast(z, self))
+        return _finite(self._forward(_cast(z, self)), "z")
 
     def _forward(self, z):
         return self.net(z)
@@ -214,7 +225,7 @@ class Discriminator(TorchModule, nn.Module):
                 f"x must hold a number of samples divisible by packing = {self.packing}; "
                 f"got {x.shape[0]}"
             )
-        return self._forward(_cast(x, self))
+        return _finite(self._forward(_cast(x, self)), "x")
 
     def _forward(self, x):
         return self.net(x.reshape(-1, self.data_dim * self.packing)).squeeze(-1)
@@ -308,7 +319,7 @@ class DCGANGenerator(_LatentSampler, TorchModule, nn.Module):
         """Images G(z) of shape (N, C, S, S) for z of shape (N, k) or (N, k, 1, 1)."""
         if tuple(z.shape[1:]) not in ((self.latent_dim,), (self.latent_dim, 1, 1)):
             raise _shape_error("z", f"(N, {self.latent_dim})", z)
-        return self._forward(_cast(z, self))
+        return _finite(self._forward(_cast(z, self)), "z")
 
     def _forward(self, z):
         return self.net(z.reshape(-1, self.latent_dim, 1, 1))
@@ -376,7 +387,7 @@ class DCGANDiscriminator(TorchModule, nn.Module):
         shape = (self.channels, self.image_size, self.image_size)
         if tuple(x.shape[1:]) != shape:
             raise _shape_error("x", f"(N, {', '.join(map(str, shape))})", x)
-        return self._forward(_cast(x, self))
+        return _finite(self._forward(_cast(x, self)), "x")
 
     def _forward(self, x):
         return self.net(x).reshape(-1)
@@ -398,7 +409,7 @@ def discriminator_loss(
     the binary cross-entropy with label 1 for real and 0 for generated samples, each source
     averaged over its own batch. A 0-d tensor (differentiable in tensor inputs).
     """
-    return _discriminator_loss(d_real, d_fake)
+    return _finite(_discriminator_loss(d_real, d_fake), "d_real and d_fake")
 
 
 def _discriminator_loss(d_real, d_fake):
@@ -417,7 +428,7 @@ def generator_loss(d_fake: torch.Tensor | npt.ArrayLike, kind: str = "minimax") 
     ``d_fake``: finite logits, any shape, e.g. (N,). Both are batch means. Returns a 0-d
     tensor (differentiable in tensor inputs).
     """
-    return _generator_loss(d_fake, kind)
+    return _finite(_generator_loss(d_fake, kind), "d_fake")
 
 
 def _generator_loss(d_fake, kind):
