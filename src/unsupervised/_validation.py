@@ -56,6 +56,10 @@ __all__ = [
     "Device",
     "Dtype",
     "Optional",
+    "Sizes",
+    "RngSeed",
+    "Probabilities",
+    "Text",
     "validate",
     "check_positive",
     "check_int",
@@ -178,7 +182,8 @@ class Integer(Constraint):
             self.fail(value, name)
         if abs(v) >= self._bound:
             self.fail(value, name, " (beyond the 64-bit integer range)")
-        return int(v)
+        # an exact integer keeps its value (float(2**60 + 1) would round it)
+        return int(value) if isinstance(value, (int, np.integer)) else int(v)
 
     def bad_values(self):
         bad = [2.5, "3", True, None, float("nan"), 1e300]
@@ -265,8 +270,8 @@ def _numeric_array(value: Any) -> np.ndarray | None:
 class Array(Constraint):
     """A real numeric array of ``ndim`` dimensions (a tuple: any of them), with at least one
     element along every axis (``min_size`` rows), optionally with fixed sizes ``shape``
-    (None entries are free), finite unless ``finite=False``; returned as a C-contiguous
-    float64 array. ``low``: every entry >= low (e.g. 0 for counts)."""
+    (None entries are free), finite unless ``finite=False`` (which allows +-inf, never NaN);
+    returned as a C-contiguous float64 array. ``low``: every entry >= low (e.g. 0 for counts)."""
 
     def __init__(
         self,
@@ -298,9 +303,11 @@ class Array(Constraint):
         ):
             self.fail(value, name, f" of shape {shape}")
 
-    def _check_values(self, all_finite: bool, any_below: bool, name):
+    def _check_values(self, all_finite: bool, any_nan: bool, any_below: bool, name):
         if self.finite and not all_finite:
             raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+        if any_nan:  # finite=False allows +-inf, never NaN
+            raise ValueError(f"{name} must not contain NaN")
         if self.low is not None and any_below:
             raise ValueError(f"{name} must have entries >= {self.low:g}")
 
@@ -311,7 +318,7 @@ class Array(Constraint):
         self._check_shape(arr.shape, value, name)
         arr = np.ascontiguousarray(arr, dtype=np.float64)
         below = self.low is not None and bool(np.any(arr < self.low))
-        self._check_values(bool(np.all(np.isfinite(arr))), below, name)
+        self._check_values(bool(np.all(np.isfinite(arr))), bool(np.isnan(arr).any()), below, name)
         return arr
 
     def check(self, value, name):
@@ -348,7 +355,9 @@ class Tensor(Array):
             self._check_shape(tuple(value.shape), value, name)
             v = value.detach()
             below = self.low is not None and bool((v < self.low).any())
-            self._check_values(bool(torch.isfinite(v).all()), below, name)
+            self._check_values(
+                bool(torch.isfinite(v).all()), bool(torch.isnan(v).any()), below, name
+            )
             return value if self.dtype is None else value.to(self.dtype)
         arr = self._canonical(value, name)
         return torch.as_tensor(arr, dtype=self.dtype or torch.float64)
