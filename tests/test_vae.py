@@ -322,6 +322,13 @@ def test_linear_gaussian_rejects_bad_q_and_x():
         model.log_joint(np.ones((4, 3)), np.zeros((5, 2)))
     with pytest.raises(ValueError, match="generator must be a torch.Generator"):
         model.sample(3, generator=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="values of x are too large"):
+        model.log_marginal(np.full((2, 3), 1e300))
+    # A model whose covariances are not positive definite in float64 is refused at once.
+    with pytest.raises(ValueError, match="W and sigma2"):
+        LinearGaussian(np.ones((3, 2)), np.zeros(3), 1e-300)  # W W^T has rank 2 < 3
+    with pytest.raises(ValueError, match="W and sigma2"):
+        LinearGaussian(np.full((3, 2), 1e200), np.zeros(3), 1.0)
 
 
 def test_linear_gaussian_stores_one_float64_number_for_sigma2():
@@ -466,6 +473,14 @@ def test_data_is_cast_to_the_model_and_nan_or_bad_shapes_are_refused():
         model.decode(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="mu"):
         reparameterize(torch.tensor(0.0), torch.tensor(1.0))
+    # Finite values that overflow: the float32 cast, or the result (no silent inf or NaN).
+    with pytest.raises(ValueError, match="x must be finite in the model's torch.float32"):
+        model.elbo(np.full((2, 4), 1e300))
+    gaussian = VAE(4, 2, 8, likelihood="gaussian")
+    with pytest.raises(ValueError, match="values of x are too large"):
+        gaussian.elbo(np.full((2, 4), 1e30))  # ||x - mu_G||^2 ~ 1e60 > float32's max
+    with pytest.raises(ValueError, match="mu and sigma are too large"):
+        kl_standard_normal(np.full(3, 1e300), np.ones(3))
 
 
 # --------------------------------------------------------------------------- ELBO and IWAE
@@ -714,6 +729,13 @@ def test_training_arguments_are_checked(digits):
         heldout_elbo(np.full((3, 64), np.nan))
     with pytest.raises(ValueError, match="n_samples"):
         elbo_loss(n_samples=0)
+    # The loss checks the first batch a model sees (not every step): width, scale, model type.
+    with pytest.raises(ValueError, match="data must lie in"):
+        fit(model, 255 * digits, elbo_loss(), epochs=1)  # grey levels 0..255, not [0, 1]
+    with pytest.raises(ValueError, match=r"data must have shape \(N, 64\)"):
+        fit(model, digits[:, :10], elbo_loss(), epochs=1)
+    with pytest.raises(ValueError, match="model must be a VAE"):
+        fit(torch.nn.Linear(64, 64), digits, elbo_loss(), epochs=1)
 
 
 def test_initial_weights_follow_the_seed_in_one_stream_and_not_the_dtype():

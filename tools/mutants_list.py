@@ -242,8 +242,8 @@ MUTANTS = [
     Mutant(
         "VA1",
         "vae.py",
-        "return self._log_likelihood(x, z) + _log_standard_normal(z)",
-        "return self._log_likelihood(x, z) - _log_standard_normal(z)",
+        "self._log_likelihood(x, z) + _log_standard_normal(z)",
+        "self._log_likelihood(x, z) - _log_standard_normal(z)",
         "log joint: log p(z) subtracted",
     ),
     Mutant(

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -85,10 +86,22 @@ _F64, _CPU = torch.float64, torch.device("cpu")
 # --------------------------------------------------------------------------- helpers
 # Checks that depend on two arguments (a shape against a model's width, a generator against
 # the device of the draws), on arguments @validate has already made tensors.
+def _cast(t, name, dtype, device):
+    """A validated (finite, floating) tensor in ``dtype`` on ``device``; ValueError if a value
+    overflows the narrower dtype (1e300 into a float32 model)."""
+    out = t.to(device=device, dtype=dtype)
+    if torch.finfo(dtype).max < torch.finfo(t.dtype).max and not bool(torch.isfinite(out).all()):
+        raise ValueError(
+            f"{name} must be finite in the model's {dtype} (|values| <= "
+            f"{torch.finfo(dtype).max:.3g}); got values that overflow it"
+        )
+    return out
+
+
 def _rows(x, name, width, dtype, device, bernoulli=False):
     """A validated 2-D tensor ``x`` in ``dtype`` on ``device``, of shape (N, width); for a
     Bernoulli likelihood, with entries in [0, 1]."""
-    x = x.to(device=device, dtype=dtype)
+    x = _cast(x, name, dtype, device)
     if x.shape[1] != width:
         raise ValueError(f"{name} must have shape (N, {width}); got shape {tuple(x.shape)}")
     if bernoulli and not bool(((x >= 0) & (x <= 1)).all()):
@@ -102,7 +115,7 @@ def _rows(x, name, width, dtype, device, bernoulli=False):
 def _codes(z, name, k, dtype, device, n=None):
     """A validated tensor ``z`` in ``dtype`` on ``device``, of shape (..., k); with ``n``, a
     leading shape that broadcasts against N = n rows of data: (k,), (n, k) or (M, n, k)."""
-    z = z.to(device=device, dtype=dtype)
+    z = _cast(z, name, dtype, device)
     if z.ndim < 1 or z.shape[-1] != k:
         raise ValueError(f"{name} must have shape (..., {k}); got shape {tuple(z.shape)}")
     if n is not None and z.ndim >= 2 and z.shape[-2] not in (1, n):
@@ -120,6 +133,17 @@ def _same_device(generator, device):
             f"generator must be a torch.Generator on {device} (where the draws are made); got"
             f" one on {generator.device}"
         )
+
+
+def _finite(out, names):
+    """``out`` (a tensor), or ValueError naming the inputs ``names`` if an entry overflowed
+    (finite inputs so large that the result is not representable, e.g. x = 1e200)."""
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(
+            f"{names} too large: the result overflows {out.dtype} (non-finite values); scale"
+            " the input down"
+        )
+    return out
 
 
 def _init(seed):
@@ -179,7 +203,7 @@ def reparameterize(
     """
     mu, sigma = _mu_sigma(mu, sigma)
     _same_device(generator, mu.device)
-    return _reparameterize(mu, sigma, generator, n_samples)
+    return _finite(_reparameterize(mu, sigma, generator, n_samples), "mu and sigma are")
 
 
 def _reparameterize(mu, sigma, generator, n_samples=None):
@@ -203,7 +227,7 @@ def kl_standard_normal(mu: TensorLike, sigma: TensorLike) -> torch.Tensor:
     -------
     kl : tensor of shape (...)
     """
-    return _kl_standard_normal(*_mu_sigma(mu, sigma))
+    return _finite(_kl_standard_normal(*_mu_sigma(mu, sigma)), "mu and sigma are")
 
 
 def _kl_standard_normal(mu, sigma):
@@ -361,7 +385,7 @@ class GenerativeNetwork(TorchModule, nn.Module):
         """
         bernoulli = self.likelihood == "bernoulli"
         x = _rows(x, "x", self.n_features, self.dtype, self.device, bernoulli)
-        return self._log_prob(x, self._z(z, x.shape[0]))
+        return _finite(self._log_prob(x, self._z(z, x.shape[0])), "x and z are")
 
     def _log_prob(self, x, z):
         a = self._output(z)
@@ -521,6 +545,7 @@ class VAE(TorchModule, nn.Module):
         x = self._data(x)
         _same_device(generator, self.device)
         value, reconstruction, kl = self._elbo(x, n_samples, generator, analytic_kl)
+        _finite(value, "the values of x are")
         return (value, reconstruction, kl) if return_terms else value
 
     def _elbo(self, x, n_samples, generator, analytic_kl=True):
@@ -543,7 +568,7 @@ class VAE(TorchModule, nn.Module):
         (the integrand of VA3 at k draws). No gradients are recorded."""
         x = self._data(x)
         _same_device(generator, self.device)
-        return self._log_weights(x, k, generator)
+        return _finite(self._log_weights(x, k, generator), "the values of x are")
 
     def _log_weights(self, x, k, generator):
         mu, sigma = self.encoder._forward(x)
@@ -584,7 +609,8 @@ class VAE(TorchModule, nn.Module):
             m = min(chunk_size, left)
             parts.append(torch.logsumexp(self._log_weights(x, m, generator), dim=0))
             left -= m
-        return torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)
+        value = torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)
+        return _finite(value, "the values of x are")
 
     @torch.no_grad()
     @validate(n=Integer(1), generator=Generator(), mean=Flag(), return_latent=Flag())
@@ -617,10 +643,24 @@ def elbo_loss(n_samples: int = 1, analytic_kl: bool = True) -> Callable:
     batch (VA14 divided by the batch size; M = ``n_samples`` reparameterised draws per
     sample, M = 1 is VA15) and the batch means ``"elbo"``, ``"reconstruction"`` and ``"kl"``
     (``VAE.elbo`` with ``return_terms=True``), which ``fit`` records per epoch. The eps are
-    drawn from ``fit``'s generator; nothing is validated per step.
+    drawn from ``fit``'s generator. Nothing is validated per step: the first batch of each
+    model is checked once (a VAE, rows of width d, in [0, 1] for the Bernoulli likelihood;
+    one device synchronisation per run), so data of the wrong width or scale is refused
+    at the first step, naming ``data`` (``fit``'s argument).
     """
+    checked = weakref.WeakSet()  # the models whose first batch has been checked
 
     def loss_fn(model: VAE, batch: torch.Tensor, generator: torch.Generator) -> dict:
+        if model not in checked:
+            if not isinstance(model, VAE):
+                raise ValueError(f"model must be a VAE for elbo_loss; got {type(model).__name__}")
+            if batch.ndim != 2:
+                raise ValueError(
+                    f"data must have shape (N, {model.n_features}); got rows of shape"
+                    f" {tuple(batch.shape[1:])}"
+                )
+            model._data(batch, "data")
+            checked.add(model)
         elbo, reconstruction, kl = model._elbo(batch, n_samples, generator, analytic_kl)
         return {
             "loss": -elbo.mean(),
@@ -700,6 +740,17 @@ class LinearGaussian:
             )
         if not bool(sigma2 > 0):
             raise ValueError(f"sigma2 must be a number > 0 (a variance); got {float(sigma2)}")
+        with torch.no_grad():  # the marginal and posterior covariances must be usable
+            for C in (
+                W @ W.T + sigma2 * torch.eye(d, dtype=_F64),
+                W.T @ W + sigma2 * torch.eye(k, dtype=_F64),
+            ):
+                if bool(torch.linalg.cholesky_ex(C).info != 0) or not bool(torch.isfinite(C).all()):
+                    raise ValueError(
+                        f"W and sigma2 must make W W^T + sigma2 I positive definite in float64;"
+                        f" got sigma2 = {float(sigma2):.3g} with max |W_ij| ="
+                        f" {float(W.abs().max()):.3g} (sigma2 too small, or W too large)"
+                    )
         self.W, self.b, self.sigma2 = W, b, sigma2
         self.n_features, self.n_latent = d, k
 
@@ -740,14 +791,14 @@ class LinearGaussian:
     @validate(x=_X)
     def log_marginal(self, x: TensorLike) -> torch.Tensor:
         """Exact log p(x | theta) = log N(x | b, W W^T + sigma2 I): x (N, d) -> (N,)."""
-        return self.marginal().log_prob(self._x(x))
+        return _finite(self.marginal().log_prob(self._x(x)), "the values of x are")
 
     @validate(x=_X, z=_Z)
     def log_likelihood(self, x: TensorLike, z: TensorLike) -> torch.Tensor:
         """log p(x | z) = log N(x | W z + b, sigma2 I); x (N, d), z (N, k) or (M, N, k) ->
         (N,) or (M, N)."""
         x = self._x(x)
-        return self._log_likelihood(x, self._z(z, x.shape[0]))
+        return _finite(self._log_likelihood(x, self._z(z, x.shape[0])), "x and z are")
 
     def _log_likelihood(self, x, z):
         r = x - (z @ self.W.T + self.b)
@@ -760,7 +811,7 @@ class LinearGaussian:
         """log p(x, z) = log p(x | z) + log p(z) (VA1); shapes as ``log_likelihood``."""
         x = self._x(x)
         z = self._z(z, x.shape[0])
-        return self._log_likelihood(x, z) + _log_standard_normal(z)
+        return _finite(self._log_likelihood(x, z) + _log_standard_normal(z), "x and z are")
 
     @validate(x=_X)
     def posterior(self, x: TensorLike) -> MultivariateNormal:
@@ -786,7 +837,7 @@ class LinearGaussian:
         x (N, d), q_mean (k,) or (N, k), q_cov (k, k) or (N, k, k)."""
         x = self._x(x)
         m, S, _ = self._q(x, q_mean, q_cov)
-        return self._reconstruction(x, m, S)
+        return _finite(self._reconstruction(x, m, S), "x, q_mean and q_cov are")
 
     def _reconstruction(self, x, m, S):
         r = x - (m @ self.W.T + self.b)
@@ -811,7 +862,8 @@ class LinearGaussian:
         )
         log_det = torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (1/2) log|S|
         entropy = 0.5 * k * (_LOG_2PI + 1.0) + log_det
-        return self._reconstruction(x, m, S) + prior + entropy
+        value = self._reconstruction(x, m, S) + prior + entropy
+        return _finite(value, "x, q_mean and q_cov are")
 
     # ----------------------------------------------------------------- sampling and EM
     @torch.no_grad()
