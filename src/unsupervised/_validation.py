@@ -316,7 +316,7 @@ class Array(Constraint):
         if arr is None:
             self.fail(value, name)
         self._check_shape(arr.shape, value, name)
-        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        arr = np.asarray(arr, dtype=np.float64, order="C")  # 0-d stays 0-d
         below = self.low is not None and bool(np.any(arr < self.low))
         self._check_values(bool(np.all(np.isfinite(arr))), bool(np.isnan(arr).any()), below, name)
         return arr
