@@ -30,6 +30,16 @@ _BUCKETS = (2, 4, 6, 8, *range(12, 65, 4), 80, 96, 128, 192, 256, 384, 512, 1 <<
 _MAX_ADD = 8
 _FIRST_ADD = 4
 
+# The rounding error of c = b - G z is a few units of eps times the size of its terms. No
+# optimality test asks for less than this floor: one that did could never be met (for a tiny
+# eta, relative to A^T x, tol * eta / 2 is below it; eta = 0 is least squares, done by encode).
+_ROUNDING = 8 * np.finfo(float).eps
+
+
+def _rounding_floor(B, Z, g_max):
+    """Per sample, a bound on the rounding in c = b - G z: 8 eps (max |b| + max |G| ||z||_1)."""
+    return _ROUNDING * (np.abs(B).max(axis=1) + g_max * np.abs(Z).sum(axis=1))
+
 
 def _active_set(X, A, eta, max_rounds, tol, init):
     """The exact l1 codes of the rows of X (N, d) for the dictionary A (d, p): see the module
@@ -53,6 +63,7 @@ def _active_set(X, A, eta, max_rounds, tol, init):
     todo = np.arange(N)
     kkt_tol = tol * t
     usable = np.diag(G) > 0  # a zero atom can never enter a code
+    g_max = float(np.diag(G).max())  # = max |G_ij|
     history = []
 
     for _ in range(max_rounds):
@@ -69,13 +80,14 @@ def _active_set(X, A, eta, max_rounds, tol, init):
             # the code must be stationary on its set: c_i = t sign(z_i) there (the inverse
             # updates of the inner steps may have drifted); otherwise solve afresh
             absC = np.abs(C)
+            floor = _rounding_floor(B[check], Z[check], g_max)
             ar, ac = np.nonzero(active[check])
             if ar.size:
                 dev = np.abs(C[ar, ac] - t * theta[check[ar], ac])
                 drift = np.zeros(check.size)
                 np.maximum.at(drift, ar, dev)
                 absC[ar, ac] = 0.0  # atoms in the set are not candidates
-                stale = drift > 1e-8 * t
+                stale = drift > np.maximum(1e-8 * t, floor)
             else:
                 stale = np.zeros(check.size, dtype=bool)
             if not usable.all():
@@ -85,12 +97,13 @@ def _active_set(X, A, eta, max_rounds, tol, init):
                 fallback[check[stale & (refresh[check] > 3)]] = True
                 needs_kkt[check[stale]] = False
                 keep = ~stale
-                check, C, absC = check[keep], C[keep], absC[keep]
+                check, C, absC, floor = check[keep], C[keep], absC[keep], floor[keep]
             V = absC
             V -= t
             worst = V.max(axis=1) if check.size else np.zeros(0)
-            grow = worst > kkt_tol
-            rows, Vg, Cg = check[grow], V[grow], C[grow]
+            need = np.maximum(kkt_tol, floor)
+            grow = worst > need
+            rows, Vg, Cg, need = check[grow], V[grow], C[grow], need[grow]
             if rows.size:
                 room = np.minimum(n_add[rows], d - active[rows].sum(axis=1))
                 k_max = int(max(min(room.max(), p), 1))
@@ -102,14 +115,20 @@ def _active_set(X, A, eta, max_rounds, tol, init):
                 order = np.argsort(-vals, axis=1)
                 top = np.take_along_axis(top, order, axis=1)
                 vals = np.take_along_axis(vals, order, axis=1)
-                take = (vals > kkt_tol) & (np.arange(k_max)[None, :] < room[:, None])
+                take = (vals > need[:, None]) & (np.arange(k_max)[None, :] < room[:, None])
                 tr = np.nonzero(take)[0]
                 cc = top[take]
                 active[rows[tr], cc] = True
                 theta[rows[tr], cc] = np.sign(Cg[tr, cc])
                 just_added[rows] = True
-                # a set of d atoms that still violates the conditions: leave it to FISTA
-                fallback[rows[room <= 0]] = True
+                # a set of d atoms that still violates the conditions: swap the worst violator
+                # in (a pivot along the null space of A); FISTA takes what cannot be swapped
+                full = np.nonzero(room <= 0)[0]
+                if full.size:
+                    j = top[full, 0]
+                    sign_j = np.sign(Cg[full, j])
+                    swapped = _swap_in(G, Z, active, theta, rows[full], j, sign_j, t, d)
+                    fallback[rows[full[~swapped]]] = True
             done = np.zeros(N, dtype=bool)
             done[check[~grow]] = True
             todo = todo[~done[todo] & ~fallback[todo]]
@@ -225,6 +244,54 @@ def _drop_slots(H, mask, rows, slots):
         rest[first] = False
         rows, slots = rows[rest], slots[rest]
     return np.concatenate(bad) if bad else np.zeros(0, dtype=np.intp)
+
+
+def _swap_in(G, Z, active, theta, rows, cols, sign_j, t, d):
+    """A pivot for the samples whose set S holds d atoms (A_S square) while atom j outside it
+    violates |c_j| <= t: with u_j = sign(c_j) and u_S = -u_j A_S^{-1} a_j, A u = 0, so moving
+    z -> z + s u (s >= 0) leaves the reconstruction unchanged and changes f only through
+    t ||z||_1, piecewise linearly: its slope starts at t (1 + sign(z_S)^T u_S) (= t - |c_j|
+    < 0 at an exact code on S) and rises by 2 t |u_i| where z_i crosses zero. The exact line
+    search stops at the crossing where the slope turns >= 0: that atom leaves S, j enters it
+    (a simplex pivot of basis pursuit, the eta -> 0 limit, where FISTA would crawl). Updates
+    Z, active and theta in place; returns which rows were swapped (not: A_S singular, or no
+    descent by rounding)."""
+    swapped = np.zeros(rows.size, dtype=bool)
+    square = active[rows].sum(axis=1) == d
+    r, j, sj = rows[square], cols[square], sign_j[square]
+    if r.size == 0:
+        return swapped
+    n = r.size
+    idx = np.nonzero(active[r])[1].reshape(n, d)  # the set's atoms, row by row
+    H, ok = _inverse(G[idx[:, :, None], idx[:, None, :]])
+    u = -sj[:, None] * np.einsum("nij,nj->ni", H, G[idx, j[:, None]])  # A_S^{-1} a_j = G_SS^-1 G_Sj
+    z = Z[r[:, None], idx]
+    slope = t * (1.0 + np.sum(np.sign(z) * u, axis=1))
+    toward = np.sign(z) * u < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = np.where(toward, -z / u, np.inf)
+    order = np.argsort(cross, axis=1)
+    cross = np.take_along_axis(cross, order, axis=1)
+    rise = np.take_along_axis(np.where(toward, 2.0 * t * np.abs(u), 0.0), order, axis=1)
+    after = slope[:, None] + np.cumsum(rise, axis=1)  # the slope just past each crossing
+    k = np.argmax(after >= 0, axis=1)
+    ar = np.arange(n)
+    s_star = cross[ar, k]
+    good = ok & (slope < 0) & (after[ar, k] >= 0) & np.isfinite(s_star) & (s_star > 0)
+    if not good.any():
+        return swapped
+    leave = idx[ar, order[ar, k]]
+    z_new = z + s_star[:, None] * u
+    z_new[ar, order[ar, k]] = 0.0
+    g, rg = np.nonzero(good)[0], r[good]
+    Z[rg[:, None], idx[g]] = z_new[g]
+    theta[rg[:, None], idx[g]] = np.sign(z_new[g])
+    active[rg, leave[g]] = False
+    Z[rg, j[g]] = sj[g] * s_star[g]
+    theta[rg, j[g]] = sj[g]
+    active[rg, j[g]] = True
+    swapped[np.nonzero(square)[0][g]] = True
+    return swapped
 
 
 def _feature_sign_rows(M, b_S, theta, z_old, mask, t, max_inner=64):
@@ -373,9 +440,11 @@ def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25
     """The encoder's fallback for the few samples it cannot finish exactly (codes on about d
     atoms, where the restricted systems are singular): FISTA with a per-sample adaptive
     restart (momentum reset when it points uphill, O'Donoghue & Candes 2015), run until the
-    optimality conditions hold within ``kkt_tol`` (absolute, on |a_i^T (x - A z)|)."""
+    optimality conditions hold within ``kkt_tol`` (absolute, on |a_i^T (x - A z)|) or within
+    the rounding of c (``_rounding_floor``), whichever is larger."""
     G = A.T @ A
     B = X @ A
+    g_max = float(np.diag(G).max())
     L = 2.0 * float(np.linalg.eigvalsh(G)[-1])
     t = 0.5 * eta
     if L == 0.0 or X.shape[0] == 0:
@@ -401,7 +470,7 @@ def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25
                 np.where(on, np.abs(C - t * np.sign(Z[todo])), 0.0),
                 np.where(on, 0.0, np.abs(C) - t),
             ).max(axis=1)
-            todo = todo[viol > kkt_tol]
+            todo = todo[viol > np.maximum(kkt_tol, _rounding_floor(B[todo], Z[todo], g_max))]
             if todo.size == 0:
                 break
     return Z
