@@ -44,6 +44,52 @@ case(training.Update, "loss", lambda model, batch, generator: batch.sum(), torch
 
 # ----------------------------------------------------------------------------- sparse_coding
 # (filled by the sparse_coding module's maintainer)
+from unsupervised import sparse_coding as sc  # noqa: E402
+
+Z_sc = rng.normal(size=(6, 5))  # six codes on p = 5 atoms (for the samples X4)
+A_sc = rng.normal(size=(4, 5))  # a dictionary of 5 atoms in R^4
+case(sc.l1_penalty, Z_sc)
+case(sc.log_penalty, Z_sc)
+case(sc.log_penalty_grad, Z_sc)
+case(sc.exp_penalty, Z_sc)
+case(sc.exp_penalty_grad, Z_sc)
+case(sc.soft_threshold, Z_sc, 0.5)
+case(sc.log_prox, Z_sc, 0.5)
+case(sc.exp_prox, Z_sc, 0.5)
+case(sc.penalty_value, Z_sc, penalty="log")
+case(sc.objective, X4, A_sc, Z_sc, 0.1, penalty="exp")
+case(sc.dictionary_objective, X4, A_sc, Z_sc, 0.1, 0.5, penalty="l1")
+case(sc.lipschitz_constant, A_sc)
+case(sc.sklearn_alpha, 0.3)
+case(
+    sc.encode,
+    X4,
+    A_sc,
+    0.1,
+    penalty="l1",
+    method="fista",
+    max_iter=20,
+    tol=1e-8,
+    init=np.zeros((6, 5)),
+    return_history=True,
+)
+case(sc.update_dictionary, X4, Z_sc, 0.5)
+case(
+    sc.learn_dictionary,
+    X4,
+    3,
+    0.1,
+    0.5,
+    2,
+    penalty="l1",
+    seed=0,
+    progress=False,
+    init=A_sc[:, :3],
+    normalize_atoms=True,
+    resample_unused=True,
+    encode_kwargs={"method": "fista", "max_iter": 50},
+)
+case(sc.zca_whitening, X4, eps=0.1)
 
 # ----------------------------------------------------------------------------- autoencoders
 # (filled by the autoencoders module's maintainer)
