@@ -46,8 +46,9 @@ case(training.Update, "loss", lambda model, batch, generator: batch.sum(), torch
 # (filled by the sparse_coding module's maintainer)
 from unsupervised import sparse_coding as sc  # noqa: E402
 
-Z_sc = rng.normal(size=(6, 5))  # six codes on p = 5 atoms (for the samples X4)
-A_sc = rng.normal(size=(4, 5))  # a dictionary of 5 atoms in R^4
+rng_sc = np.random.default_rng(1)  # its own stream: the shared rng's draws stay as they were
+Z_sc = rng_sc.normal(size=(6, 5))  # six codes on p = 5 atoms (for the samples X4)
+A_sc = rng_sc.normal(size=(4, 5))  # a dictionary of 5 atoms in R^4
 case(sc.l1_penalty, Z_sc)
 case(sc.log_penalty, Z_sc)
 case(sc.log_penalty_grad, Z_sc)
