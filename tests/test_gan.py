@@ -419,6 +419,7 @@ def test_mode_coverage_on_hand_made_samples():
     assert covered == 3 and hq == pytest.approx(4 / 7)
     assert mode_coverage(good, centers, std, min_count=2) == (1, 1.0)
     assert mode_coverage(bad, centers, std) == (0, 0.0)
+    assert mode_coverage(bad, centers, 1e300)[1] == 1.0  # (3 std)^2 would overflow a float
 
 
 def test_mode_coverage_of_the_true_distribution():
@@ -578,6 +579,7 @@ def test_train_gan_moves_the_generator_towards_the_data():
         (dict(data=np.zeros(5)), "data"),
         (dict(data=np.full((5, 2), np.nan)), "data"),
         (dict(data=np.zeros((8, 3))), "data"),  # rows of 3, networks of 2
+        (dict(data=np.zeros((3, 2))), "data"),  # 3 rows a batch, packing 2
     ],
 )
 def test_train_gan_bad_input(kwargs, name):

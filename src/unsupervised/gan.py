@@ -610,10 +610,15 @@ def train_gan(
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError(f"G must have an integer attribute latent_dim >= 1; got {k!r}")
     packing = getattr(D, "packing", 1)
+    if batch_size % packing:
+        raise ValueError(
+            f"batch_size must be divisible by the discriminator's packing ({packing}); "
+            f"got {batch_size}"
+        )
     if min(batch_size, data.shape[0]) % packing:
         raise ValueError(
-            f"batch_size ({min(batch_size, data.shape[0])} rows per batch) must be divisible "
-            f"by the discriminator's packing ({packing})"
+            f"data must have at least batch_size ({batch_size}) rows or a number of rows "
+            f"divisible by the discriminator's packing ({packing}); got {data.shape[0]} rows"
         )
     for name, network in (("G", G), ("D", D)):
         shape = _sample_shape(network)
@@ -719,6 +724,6 @@ def mode_coverage(
         )
     d2 = ((samples[:, None, :] - centers[None, :, :]) ** 2).sum(-1)  # (N, K)
     nearest = d2.argmin(axis=1)
-    good = d2[np.arange(len(samples)), nearest] < (threshold * std) ** 2
+    good = np.sqrt(d2[np.arange(len(samples)), nearest]) < threshold * std
     counts = np.bincount(nearest[good], minlength=len(centers))
     return int((counts >= min_count).sum()), float(good.mean())
