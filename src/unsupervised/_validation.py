@@ -60,6 +60,7 @@ __all__ = [
     "RngSeed",
     "Probabilities",
     "Text",
+    "Betas",
     "validate",
     "check_positive",
     "check_int",

@@ -503,8 +503,6 @@ def value_function(
     """
     _same_shape(p_theta, p_r)
     _same_shape(d, p_r, "d")
-    if np.isnan(d).any():
-        raise ValueError("d must not contain NaN")
     if logits:
         log_d, log_1md = -np.logaddexp(0.0, -d), -np.logaddexp(0.0, d)
     else:
