@@ -53,6 +53,8 @@ def _active_set(X, A, eta, max_rounds, tol, init):
     G = A.T @ A
     B = X @ A  # b^(n) = A^T x^(n), one row per sample
     Z = np.zeros((N, p)) if init is None else init.copy()
+    # a start on more than d atoms has singular systems on its set: such samples start at 0
+    Z[np.count_nonzero(Z, axis=1) > d] = 0.0
     active = Z != 0
     theta = np.sign(Z)
     needs_kkt = ~active.any(axis=1)  # the code is exact on its (empty) set
@@ -134,14 +136,7 @@ def _active_set(X, A, eta, max_rounds, tol, init):
             todo = todo[~done[todo] & ~fallback[todo]]
             if todo.size == 0:
                 break
-        # 2. exact (feature-sign) steps, in buckets of similar set size. A set of more than d
-        # atoms (possible only from an initial code) has a singular system: FISTA takes it
-        big = active[todo].sum(axis=1) > d
-        if big.any():
-            fallback[todo[big]] = True
-            todo = todo[~big]
-            if todo.size == 0:
-                break
+        # 2. exact (feature-sign) steps, in buckets of similar set size (at most d atoms)
         act = active[todo]
         counts = act.sum(axis=1)
         r, c = np.nonzero(act)
@@ -436,12 +431,15 @@ def _feature_sign_inner(M, b_S, theta, z_old, mask, t, max_inner):
     return z, full, ok, progress
 
 
-def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25):
+def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25, patience=400):
     """The encoder's fallback for the few samples it cannot finish exactly (codes on about d
     atoms, where the restricted systems are singular): FISTA with a per-sample adaptive
     restart (momentum reset when it points uphill, O'Donoghue & Candes 2015), run until the
     optimality conditions hold within ``kkt_tol`` (absolute, on |a_i^T (x - A z)|) or within
-    the rounding of c (``_rounding_floor``), whichever is larger."""
+    the rounding of c (``_rounding_floor``), whichever is larger, or until the violation has
+    not halved in ``patience`` checks (10,000 iterations): FISTA crawls where eta is tiny and
+    the set singular (repeated atoms, a rank-deficient A), and the code is then as good as it
+    gets at that cost."""
     G = A.T @ A
     B = X @ A
     g_max = float(np.diag(G).max())
@@ -453,6 +451,8 @@ def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25
     Y = Z.copy()
     tk = np.ones(X.shape[0])
     todo = np.arange(X.shape[0])
+    best = np.full(X.shape[0], np.inf)  # the smallest violation so far (halvings counted)
+    stalled = np.zeros(X.shape[0], dtype=np.int64)  # checks since it last halved
     for it in range(max_iter):
         Yr, Zr = Y[todo], Z[todo]
         Z_new = _soft_threshold(Yr - 2.0 * (Yr @ G - B[todo]) / L, eta / L)
@@ -470,7 +470,11 @@ def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25
                 np.where(on, np.abs(C - t * np.sign(Z[todo])), 0.0),
                 np.where(on, 0.0, np.abs(C) - t),
             ).max(axis=1)
-            todo = todo[viol > np.maximum(kkt_tol, _rounding_floor(B[todo], Z[todo], g_max))]
+            halved = viol < 0.5 * best[todo]
+            best[todo[halved]] = viol[halved]
+            stalled[todo] = np.where(halved, 0, stalled[todo] + 1)
+            need = np.maximum(kkt_tol, _rounding_floor(B[todo], Z[todo], g_max))
+            todo = todo[(viol > need) & (stalled[todo] < patience)]
             if todo.size == 0:
                 break
     return Z
