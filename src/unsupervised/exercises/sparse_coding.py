@@ -7,7 +7,9 @@
 - ``check_sklearn_alpha(fn)``       ``fn(eta)`` -> scikit-learn's alpha for the same problem
 
 Reference values are computed here from the formulas directly (and with SciPy's optimiser
-for the dictionary update), never from ``unsupervised.sparse_coding``.
+for the dictionary update), never from ``unsupervised.sparse_coding``. The learner's values
+are read through ``_as_float`` / ``_as_array`` (``_common``): a tensor, also one that requires
+grad, is read like an array, and nothing the learner returns makes a checker raise.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import optimize
 
-from ._common import _SEED, _as_float, _call, _report, _run
+from ._common import _SEED, _as_array, _as_float, _call, _report, _run
 
 __all__ = [
     "check_soft_threshold",
@@ -26,17 +28,6 @@ __all__ = [
     "check_optimal_scale",
     "check_sklearn_alpha",
 ]
-
-
-def _as_array(value, shape):
-    """The learner's return value as a finite float array of the given shape, or None."""
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    if a.shape != shape or not np.all(np.isfinite(a)):
-        return None
-    return a
 
 
 # --------------------------------------------------------------------------- SC3
