@@ -196,3 +196,17 @@ def test_repeated_updates_of_one_module_share_its_adam_state():
 def test_data_too_large_for_the_models_dtype_is_refused():
     with pytest.raises(ValueError, match="data must be finite in the model's dtype"):
         fit(nn.Linear(2, 2), np.full((3, 2), 1e300), squared_error, epochs=1)
+
+
+def test_lr_beyond_the_models_dtype_is_refused_and_steps_may_draw_more_rows_than_n():
+    with pytest.raises(ValueError, match="lr must be representable"):
+        fit(nn.Linear(2, 2), X, squared_error, epochs=1, lr=1e300)
+    sizes = []
+    fit(
+        linear(),
+        X,
+        lambda m, b, g: sizes.append(len(b)) or (m(b) ** 2).mean(),
+        steps=2,
+        batch_size=25,
+    )
+    assert sizes == [25, 25]  # with replacement, a batch is not capped at the N = 10 rows

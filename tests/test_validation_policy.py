@@ -36,7 +36,6 @@ UNDECLARED = {
     },
     "unsupervised.training.fit": {
         "loss_fn": "a callable or a sequence of Update, checked in the body",
-        "betas": "passed to torch.optim.Adam, which checks them",
         "desc": "a free label",
     },
 }

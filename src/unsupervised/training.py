@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ._validation import (
+    Betas,
     Choice,
     Device,
     Flag,
@@ -88,6 +89,7 @@ def _rows(data: torch.Tensor, batch_size: int, sampling: str, generator: torch.G
     steps=Optional(Integer(minimum=1)),
     batch_size=Optional(Integer(minimum=1)),
     lr=Real(low=0, open=True),
+    betas=Betas(),
     schedule=Choice(("constant", "anneal")),
     seed=Seed(),
     device=Device(),
@@ -156,14 +158,20 @@ def fit(
         raise ValueError(f"data must be finite in the model's dtype {param.dtype}")
     n_units, unit = (epochs, "epoch") if epochs is not None else (steps, "step")
     sampling = "epoch" if epochs is not None else "replacement"
-    batch_size = data.shape[0] if batch_size is None else min(batch_size, data.shape[0])
+    if batch_size is None:
+        batch_size = data.shape[0]
+    elif sampling == "epoch":  # a batch of an epoch holds at most all rows
+        batch_size = min(batch_size, data.shape[0])
+    for rate, name in [(lr, "lr")] + [(u.lr, f"the lr of update {u.name!r}") for u in updates]:
+        if rate is not None and rate >= torch.finfo(param.dtype).max:
+            raise ValueError(f"{name} must be representable in the model's dtype {param.dtype}")
     batches = torch.Generator().manual_seed(seed)
     generator = torch.Generator(device=param.device).manual_seed(seed + 1)
     optimisers = {}
     for u in updates:
         if id(u.module) not in optimisers:
             optimisers[id(u.module)] = torch.optim.Adam(
-                u.module.parameters(), lr=u.lr or lr, betas=tuple(betas)
+                u.module.parameters(), lr=u.lr or lr, betas=betas
             )
     records: dict[str, list] = {}
     bar = range(1, n_units + 1)
