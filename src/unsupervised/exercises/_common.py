@@ -83,6 +83,20 @@ def _as_float(value: Any) -> float | None:
     return None if a is None or a.size != 1 else float(a.reshape(()))
 
 
+def _number_answer(value: Any, hint: str = "请给出一个数。") -> float | None:
+    """The learner's number: ``value``, or what ``value()`` returns when it is a function of no
+    arguments. None after printing the message when it is unanswered (None or ``...``) or not
+    a finite number (then ``hint`` says what to give). Call it inside ``_run``."""
+    answer = _call(value) if callable(value) else value
+    if answer is None or answer is Ellipsis:
+        print(NOT_ANSWERED)
+        return None
+    got = _as_float(answer)
+    if got is None:
+        _report(False, hint)
+    return got
+
+
 def _report(ok: bool, hint: str = "") -> bool:
     print(CORRECT if ok else f"还不对。{hint}")
     return ok

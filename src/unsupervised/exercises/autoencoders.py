@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._common import _SEED, NOT_ANSWERED, _as_float, _call, _report, _run
+from ._common import _SEED, _as_float, _call, _number_answer, _report, _run
 
 __all__ = [
     "check_kl_gradient",
@@ -87,13 +87,9 @@ def check_masked_zero_fraction(value) -> bool:
     """
 
     def check():
-        answer = _call(value) if callable(value) else value
-        if answer is None or answer is Ellipsis:
-            print(NOT_ANSWERED)
-            return False
-        got = _as_float(answer)
+        got = _number_answer(value, "请给出一个数（0 到 1 之间的比例）。")
         if got is None:
-            return _report(False, "请给出一个数（0 到 1 之间的比例）。")
+            return False
         q, mu = 0.4, 0.25
         if math.isclose(got, q + (1 - q) * mu, rel_tol=1e-6):
             return _report(True)

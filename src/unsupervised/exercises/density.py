@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
-from ._common import _SEED, NOT_ANSWERED, _as_float, _call, _report, _run
+from ._common import _SEED, _as_float, _call, _number_answer, _report, _run
 
 __all__ = [
     "check_binomial_pmf",
@@ -196,13 +196,9 @@ def check_mle_variance(value: float | Callable[[], float] | None) -> bool:
     """
 
     def check():
-        answer = _call(value) if callable(value) else value
-        if answer is None or answer is Ellipsis:
-            print(NOT_ANSWERED)
-            return False
-        got = _as_float(answer)
+        got = _number_answer(value)
         if got is None:
-            return _report(False, "请给出一个数。")
+            return False
         expected = (5 - 1) / 5 * 2.0
         if math.isclose(got, expected, rel_tol=1e-6):
             return _report(True)
