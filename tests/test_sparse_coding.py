@@ -139,7 +139,8 @@ def test_objective_hand_value():
     X = np.array([[1.0, 2.0], [0.0, -1.0]])
     A = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
     Z = np.array([[1.0, 0.0, 0.5], [0.0, -2.0, 0.0]])
-    # residuals: x1 - A z1 = (1, 2) - (1.5, 0.5) = (-0.5, 1.5); x2 - A z2 = (0, -1) - (0, -2) = (0, 1)
+    # residuals: x1 - A z1 = (1, 2) - (1.5, 0.5) = (-0.5, 1.5);
+    #            x2 - A z2 = (0, -1) - (0, -2) = (0, 1)
     expected = (0.25 + 2.25) + 1.0 + 0.3 * (1.5 + 2.0)
     assert objective(X, A, Z, 0.3) == pytest.approx(expected, rel=1e-15)
     expected_log = 3.5 + 0.3 * (np.log(2) + np.log(1.25) + np.log(5))
@@ -455,6 +456,90 @@ def test_zca_whitening_decorrelates():
     np.testing.assert_allclose(W, W.T, atol=1e-12)
 
 
+def test_learn_dictionary_with_the_log_penalty_against_bfgs_and_ridge():
+    """penalty="log" reaches the encodings (mutmut dropped the argument with no test failing):
+    one round from a given start, redone with independent tools. The dictionary is
+    undercomplete with orthonormal atoms, so each sample's log objective
+    ||x - A z||^2 + eta sum log(1 + z_i^2) is strictly convex (Hessian >= 2 - eta / 4 > 0:
+    h'' >= -1/4) and SciPy's BFGS finds its unique minimiser; sklearn's Ridge(alpha = lam / 2)
+    is the SC7 update of those codes; the final codes are BFGS's again under that dictionary."""
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(12)
+    N, d, p, eta, lam = 40, 8, 4, 0.5, 0.5
+    X = rng.normal(size=(N, d))
+    A0 = np.linalg.qr(rng.normal(size=(d, p)))[0]
+
+    def codes(A):
+        def f(z, x):
+            r = x - A @ z
+            return r @ r + eta * np.sum(np.log1p(z * z)), -2 * A.T @ r + eta * 2 * z / (1 + z * z)
+
+        out = [
+            optimize.minimize(
+                f, np.zeros(p), args=(x,), jac=True, method="BFGS", options={"gtol": 1e-12}
+            ).x
+            for x in X
+        ]
+        return np.array(out)
+
+    def J(A, Z):
+        return np.sum((X - Z @ A.T) ** 2) + eta * np.sum(np.log1p(Z * Z)) + lam / 2 * np.sum(A * A)
+
+    A, Z, h = learn_dictionary(
+        X, p, eta, lam, 1, penalty="log", init=A0, encode_kwargs={"tol": 0.0, "max_iter": 20000}
+    )
+    Z1 = codes(A0)
+    A1 = Ridge(alpha=lam / 2, fit_intercept=False).fit(Z1, X).coef_  # (d, p)
+    # ISTA stops when F stops changing in float64: codes accurate to ~sqrt(eps) ~ 1e-7 (the
+    # l1 codes, what a dropped penalty gives, are 1e-2 away)
+    np.testing.assert_allclose(A, A1, atol=1e-5)
+    assert 2 * np.linalg.eigvalsh(A1.T @ A1)[0] - eta / 4 > 0  # still strictly convex
+    np.testing.assert_allclose(Z, codes(A1), atol=1e-5)
+    # J at the minimiser is insensitive to first order: 1e-8 relative
+    assert h["objective_codes"][0] == pytest.approx(J(A0, Z1), rel=1e-8)
+    assert h["objective"][0] == pytest.approx(J(A1, Z1), rel=1e-8)
+    assert np.abs(Z - encode(X, A, eta)).max() > 1e-2  # the l1 codes are another answer
+
+
+def test_zca_whitening_against_the_inverse_square_root():
+    """W is (C + eps s_max I)^(-1/2) for the covariance C of the data (SciPy's
+    fractional_matrix_power, a Schur method, is the reference); the result does not depend
+    on the scale of X (tried at 1e200 and 1e-200, where C itself would overflow or
+    underflow); data without variance has nothing to whiten and is refused."""
+    from scipy.linalg import fractional_matrix_power
+
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 6)) + 3.0
+    eps = 0.05
+    C = np.cov(X.T, bias=True)
+    W_ref = fractional_matrix_power(C + eps * np.linalg.eigvalsh(C)[-1] * np.eye(6), -0.5)
+    Xw, W = zca_whitening(X, eps=eps)
+    np.testing.assert_allclose(W, W_ref.real, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(Xw, (X - X.mean(axis=0)) @ W_ref.real, rtol=1e-9, atol=1e-11)
+    for c in (1e200, 1e-200):
+        Xw_c, W_c = zca_whitening(X * c, eps=eps)
+        np.testing.assert_allclose(Xw_c, Xw, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(W_c * c, W, rtol=1e-12, atol=1e-15)
+    for flat in (np.full((5, 3), 2.5), X[:1]):
+        with pytest.raises(ValueError, match=r"\bX\b.*zero variance"):
+            zca_whitening(flat)
+
+
+def test_encode_reads_lists_float32_strided_arrays_and_tensors_that_require_grad():
+    import torch
+
+    X, A = random_problem(14, N=10, d=6, p=9)
+    Z = encode(X, A, 0.2)
+    np.testing.assert_array_equal(encode(X.tolist(), A.tolist(), 0.2), Z)
+    np.testing.assert_array_equal(encode(torch.tensor(X, requires_grad=True), A, 0.2), Z)
+    np.testing.assert_array_equal(encode(X[::-1], A, 0.2), Z[::-1])
+    X32 = X.astype(np.float32)
+    np.testing.assert_array_equal(
+        encode(X32, A, np.float32(0.5)), encode(X32.astype(float), A, 0.5)
+    )
+
+
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "call, name",
@@ -482,6 +567,35 @@ def test_zca_whitening_decorrelates():
         (lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 1.0, 2, init=np.ones((3, 2))), "init"),
         (lambda: zca_whitening(np.ones((5, 4)), eps=0.0), "eps"),
         (lambda: l1_penalty([1.0, np.inf]), "Z"),
+        (
+            lambda: dictionary_objective(
+                np.ones((3, 4)), np.ones((4, 6)), np.ones((3, 6)), 0.1, -1
+            ),
+            "lam",
+        ),
+        (lambda: soft_threshold(np.ones((2, 3)), np.ones(2)), "t"),
+        (lambda: zca_whitening(np.ones((5, 4))), "X"),
+        (
+            lambda: learn_dictionary(np.ones((5, 4)), 2, 0.1, 1.0, 2, encode_kwargs={"eta": 1}),
+            "encode_kwargs",
+        ),
+        (
+            lambda: learn_dictionary(
+                np.eye(4), 2, 0.1, 1.0, 2, penalty="log", encode_kwargs={"method": "fista"}
+            ),
+            "encode_kwargs",
+        ),
+        (
+            lambda: learn_dictionary(np.eye(4), 2, 0.1, 1.0, 2, encode_kwargs={"tol": -1.0}),
+            "encode_kwargs",
+        ),
+        (lambda: learn_dictionary(np.eye(4) * 1e200, 2, 0.1, 1.0, 2), "X"),
+        (lambda: encode(np.ones((3, 4)), np.ones((4, 6)) * 1e200, 0.1), "X"),
+        (
+            lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, return_history="False"),
+            "return_history",
+        ),
+        (lambda: learn_dictionary(np.eye(4), 2, 0.1, 1.0, 2, seed=2.5), "seed"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
@@ -523,10 +637,10 @@ def test_dictionary_update_checker(capsys):
 
 
 def test_optimal_scale_and_sklearn_alpha_checkers(capsys):
-    ok, _ = run(ex.check_optimal_scale, lambda e, l, a, f: (e * a / (l * f)) ** (1 / 3), capsys)
+    ok, _ = run(ex.check_optimal_scale, lambda e, lam, a, f: (e * a / (lam * f)) ** (1 / 3), capsys)
     assert ok
     ok, out = run(
-        ex.check_optimal_scale, lambda e, l, a, f: (2 * e * a / (l * f)) ** (1 / 3), capsys
+        ex.check_optimal_scale, lambda e, lam, a, f: (2 * e * a / (lam * f)) ** (1 / 3), capsys
     )
     assert not ok and "2" in out
     ok, _ = run(ex.check_sklearn_alpha, sklearn_alpha, capsys)

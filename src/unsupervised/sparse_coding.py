@@ -388,11 +388,14 @@ def encode(
     if init is not None:
         init = _as_rows(init)
         _check_shape(init, "init", X.shape[0], A.shape[1], why="N x p: one code per sample")
-    Z, history = _encode(X, A, eta, penalty, method, max_iter, tol, init)
-    if not np.all(np.isfinite(Z)):
+    with np.errstate(over="ignore"):  # |A^T A| <= ||A||_F^2, |X A| <= ||X||_F ||A||_F
+        fits = math.isfinite(float(np.sum(X * X)) * float(np.sum(A * A)) + float(np.sum(A * A)))
+    if fits:
+        Z, history = _encode(X, A, eta, penalty, method, max_iter, tol, init)
+    if not fits or not np.all(np.isfinite(Z)):
         raise ValueError(
-            "X and A must be of moderate size: the codes overflowed (rescale X and A to entries "
-            f"well below 1e150); max |X| = {np.abs(X).max():.3g}, max |A| = {np.abs(A).max():.3g}"
+            "X and A must be of moderate size: A^T A, X A or the codes overflow float64 "
+            f"(max |X| = {np.abs(X).max():.3g}, max |A| = {np.abs(A).max():.3g}); rescale them"
         )
     if one:
         Z = Z[0]
@@ -561,6 +564,9 @@ def learn_dictionary(
         (cumulative wall time)
     """
     N, d = X.shape
+    with np.errstate(over="ignore"):
+        if not math.isfinite(float(np.sum(X * X))):
+            raise ValueError("X must be of moderate size: sum_n ||x^(n)||^2 overflows; rescale X")
     options = _encode_options(encode_kwargs or {}, penalty, eta)
     rng = np.random.default_rng(seed)
     if init is None:
