@@ -702,3 +702,48 @@ def test_nonconvex_ista_ends_where_it_starts_when_there_are_two_minima():
     G1, G2 = np.meshgrid(g, g)
     grid_min = ((x[0] - G1 - 0.8 * G2) ** 2 + eta * (np.log1p(G1**2) + np.log1p(G2**2))).min()
     assert F(ends[0]) <= grid_min + 1e-12 and F(ends[1]) > grid_min + 0.1
+
+
+def _sc7_right(X, Z, lam):
+    return np.linalg.solve(Z.T @ Z + lam / 2 * np.eye(Z.shape[1]), Z.T @ X).T
+
+
+_RIGHT_ANSWERS = {
+    "check_soft_threshold": lambda v, t: np.sign(v) * np.maximum(np.abs(v) - t, 0.0),
+    "check_dictionary_update": _sc7_right,
+    "check_optimal_scale": lambda e, lam, a, f: (e * a / (lam * f)) ** (1 / 3),
+    "check_sklearn_alpha": lambda e: e / 2,
+}
+
+
+@pytest.mark.parametrize("checker", sorted(_RIGHT_ANSWERS))
+def test_checkers_read_tensors_that_require_grad_and_never_raise(checker, capsys):
+    """A right answer returned as a float64 tensor that requires grad passes; answers of
+    every wrong kind (no value, text, NaN, complex, an object, exit(), an int beyond float64,
+    a bool, a placeholder, a non-function) fail with a message, and nothing raises."""
+    import torch
+
+    check, right = getattr(ex, checker), _RIGHT_ANSWERS[checker]
+
+    def as_tensor(*args):
+        value = np.asarray(right(*args), dtype=np.float64)
+        return torch.tensor(value, dtype=torch.float64, requires_grad=True)
+
+    ok, _ = run(check, as_tensor, capsys)
+    assert ok
+    wrong = [
+        lambda *a: None,
+        lambda *a: "0.5",
+        lambda *a: float("nan"),
+        lambda *a: 1j,
+        lambda *a: torch.tensor(float("nan"), requires_grad=True),
+        lambda *a: object(),
+        lambda *a: exit(),
+        lambda *a: 10**400,
+        lambda *a: True,
+        lambda *a: ...,
+        3,
+    ]
+    for answer in wrong:
+        ok, out = run(check, answer, capsys)
+        assert not ok and _common.CORRECT not in out

@@ -23,7 +23,7 @@ CHAPTERS = {
 
 # The library tests of each module (they must kill every mutant of the module).
 TESTS = {
-    "sparse_coding.py": ["tests/test_sparse_coding.py"],
+    "sparse_coding.py": ["tests/test_sparse_coding.py", "tests/test_lasso.py"],
     "autoencoders.py": ["tests/test_autoencoders.py"],
     "density.py": ["tests/test_density.py"],
     "vae.py": ["tests/test_vae.py"],
