@@ -436,10 +436,11 @@ def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25
     atoms, where the restricted systems are singular): FISTA with a per-sample adaptive
     restart (momentum reset when it points uphill, O'Donoghue & Candes 2015), run until the
     optimality conditions hold within ``kkt_tol`` (absolute, on |a_i^T (x - A z)|) or within
-    the rounding of c (``_rounding_floor``), whichever is larger, or until the violation has
-    not halved in ``patience`` checks (10,000 iterations): FISTA crawls where eta is tiny and
-    the set singular (repeated atoms, a rank-deficient A), and the code is then as good as it
-    gets at that cost."""
+    the rounding of c (``_rounding_floor``), whichever is larger. Where eta / 2 is tiny
+    (below 1e-6 max |A^T x|) and the set singular (repeated atoms, a rank-deficient A), the
+    l1 term moves the code along the null space by ~eta / L per step and FISTA crawls: such
+    a sample also stops when its violation has not halved in ``patience`` checks (10,000
+    iterations); its code is then as good as it gets at that cost."""
     G = A.T @ A
     B = X @ A
     g_max = float(np.diag(G).max())
@@ -453,6 +454,7 @@ def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25
     todo = np.arange(X.shape[0])
     best = np.full(X.shape[0], np.inf)  # the smallest violation so far (halvings counted)
     stalled = np.zeros(X.shape[0], dtype=np.int64)  # checks since it last halved
+    tiny = t < 1e-6 * np.abs(B).max(axis=1)  # the samples that may stop on a stall
     for it in range(max_iter):
         Yr, Zr = Y[todo], Z[todo]
         Z_new = _soft_threshold(Yr - 2.0 * (Yr @ G - B[todo]) / L, eta / L)
@@ -474,7 +476,7 @@ def _fista_to_optimality(X, A, eta, Z, kkt_tol, max_iter=200_000, check_every=25
             best[todo[halved]] = viol[halved]
             stalled[todo] = np.where(halved, 0, stalled[todo] + 1)
             need = np.maximum(kkt_tol, _rounding_floor(B[todo], Z[todo], g_max))
-            todo = todo[(viol > need) & (stalled[todo] < patience)]
+            todo = todo[(viol > need) & ~(tiny[todo] & (stalled[todo] >= patience))]
             if todo.size == 0:
                 break
     return Z
