@@ -570,8 +570,8 @@ def train_gan(
 ) -> dict[str, np.ndarray]:
     """Train a GAN by alternating Adam steps on the two losses (``training.fit``).
 
-    Each step draws one batch of ``batch_size`` real rows with replacement (N rows when the
-    data have fewer, as ``fit`` does) and makes ``d_steps`` updates of D on
+    Each step draws one batch of ``batch_size`` real rows with replacement and makes
+    ``d_steps`` updates of D on
     ``discriminator_loss`` (that batch against a batch of G(z)), then one update of G on
     ``generator_loss(..., kind=loss)``; every update draws its own z.
     With ``d_steps > 1`` the discriminator's updates of a step share its real batch (before
