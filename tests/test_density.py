@@ -718,3 +718,21 @@ def test_box_probability_refuses_nan_but_takes_infinite_corners():
 def test_binomial_arguments_are_numbers_not_strings_or_bools(args, name):
     with pytest.raises(ValueError, match=rf"^{name} "):
         binomial_pmf(*args)
+
+
+def test_knn_density_is_scale_equivariant_at_extreme_scales():
+    # p_s(s x) = p(x) / s^d exactly (the tree works in power-of-two units of the data's scale;
+    # before, squared distances underflowed to 0 at 1e-200 (+inf) and overflowed at 1e200)
+    rng = np.random.default_rng(5)
+    X, Q = rng.normal(size=(60, 2)), rng.normal(size=(7, 2))
+    base = KNNDensity(4).fit(X).log_density(Q)
+    for scale in (1e-200, 1e200):
+        scaled = KNNDensity(4).fit(X * scale).log_density(Q * scale)
+        np.testing.assert_allclose(scaled, base - 2 * np.log(scale), rtol=0, atol=1e-9)
+
+
+def test_printed_binomial_refuses_a_value_float64_cannot_hold():
+    with pytest.raises(ValueError, match="p and n"):
+        binomial_pmf_as_printed(np.arange(4), 3, 1.0)  # (1 - 1)^(1 - k): division by zero
+    with pytest.raises(ValueError, match="p and n"):
+        binomial_pmf_as_printed(3000, 10_000, 0.3)

@@ -210,3 +210,28 @@ def test_lr_beyond_the_models_dtype_is_refused_and_steps_may_draw_more_rows_than
         batch_size=25,
     )
     assert sizes == [25, 25]  # with replacement, a batch is not capped at the N = 10 rows
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"loss_fn": 3}, "loss_fn must be callable"),
+        ({"loss_fn": lambda batch: batch.sum()}, "loss_fn must be callable as"),
+        ({"loss_fn": lambda m, b, g: (m(b) ** 2).sum(1)}, "scalar tensor"),
+        ({"loss_fn": lambda m, b, g: "loss"}, "scalar tensor"),
+        ({"callback": lambda: None}, "callback must be callable as"),
+        ({"callback": lambda t, m: 3}, "callback must return None or a dict"),
+        ({"desc": 3}, "desc"),
+    ],
+)
+def test_a_careless_loss_or_callback_is_a_value_error_naming_it(kwargs, match):
+    args = {"loss_fn": squared_error, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        fit(linear(), X, args.pop("loss_fn"), epochs=1, **args)
+
+
+def test_a_model_without_parameters_and_an_unnamed_update_are_refused():
+    with pytest.raises(ValueError, match="model must have parameters"):
+        fit(nn.Identity(), X, squared_error, epochs=1)
+    with pytest.raises(ValueError, match="name"):
+        Update("", squared_error, linear())

@@ -29,14 +29,13 @@ MODULES = [
 # Arguments a constraint cannot describe, with the reason (module.qualname -> {arg: why}).
 UNDECLARED = {
     "unsupervised.training.Update": {
-        "name": "a free label",
+        "name": "a dataclass: __post_init__ checks it",
         "loss_fn": "a dataclass: __post_init__ checks it",
         "module": "a dataclass: __post_init__ checks it",
         "lr": "a dataclass: __post_init__ checks it",
     },
     "unsupervised.training.fit": {
         "loss_fn": "a callable or a sequence of Update, checked in the body",
-        "desc": "a free label",
     },
 }
 

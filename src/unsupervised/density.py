@@ -180,9 +180,15 @@ def binomial_pmf_as_printed(k: int | np.ndarray, n: int, p: float) -> float | np
     (it does not sum to 1 over k = 0..n). Same arguments and shapes as ``binomial_pmf``.
     """
     k = _binomial_k(k, n)
-    with np.errstate(over="ignore"):  # (1 - p)^(1 - k) for p near 1 and large k: inf
+    with np.errstate(over="ignore", divide="ignore"):
         log_pmf = _log_binomial_coefficient(n, k) + xlogy(k, p) + xlog1py(1.0 - k, -p)
-        return np.exp(log_pmf)[()]
+        pmf = np.exp(log_pmf)
+    if not np.all(np.isfinite(pmf)):  # (1 - p)^(1 - k): p = 1 divides by 0, large k overflows
+        raise ValueError(
+            f"p and n: the printed formula's value is not finite in float64 for n={n}, "
+            f"p={p} (at p = 1 it divides by zero; for large n it overflows)"
+        )
+    return pmf[()]
 
 
 # --------------------------------------------------------------------------- kernels
@@ -510,7 +516,11 @@ class KNNDensity(_DensityEstimator):
                 f"k must be <= N, the number of training points; got k={self.k}, N={X.shape[0]}"
             )
         self._store_training_data(X)
-        self.tree_ = cKDTree(X)
+        # The tree works in units of a power of two near the data's scale, so squared
+        # distances neither underflow (data ~1e-200) nor overflow (~1e200); exact rescaling.
+        largest = float(np.max(np.abs(X)))
+        self._unit = 2.0 ** np.round(np.log2(largest)) if largest > 0 else 1.0
+        self.tree_ = cKDTree(X / self._unit)
         return self
 
     @validate(Q=_DATA)
@@ -518,14 +528,15 @@ class KNNDensity(_DensityEstimator):
         """Distance r(x) from each query point to its k-th nearest training point, shape (M,)."""
         return self._kth_neighbour_distance(self._query(Q, "kth_neighbour_distance(Q)"))
 
-    def _kth_neighbour_distance(self, Q):
-        distances, _ = self.tree_.query(Q, k=[self.k])
-        return distances[:, 0]
+    def _kth_neighbour_distance(self, Q, in_units=False):
+        """r(x) (in the tree's units with ``in_units``: multiply by ``_unit``)."""
+        distances, _ = self.tree_.query(Q / self._unit, k=[self.k])
+        return distances[:, 0] if in_units else distances[:, 0] * self._unit
 
     def _log_density(self, Q):
         """log p(x) = log k - log N - log V(x), shape (M,); +inf where r(x) = 0."""
-        r = self._kth_neighbour_distance(Q)
+        r = self._kth_neighbour_distance(Q, in_units=True)
         with np.errstate(divide="ignore"):
-            log_r = np.log(r)
+            log_r = np.log(r) + np.log(self._unit)
         log_volume = _log_ball_volume(self.n_features_in_, log_r)
         return np.log(self.k) - np.log(self.n_samples_) - log_volume

@@ -27,6 +27,7 @@ last update. What ``callback`` returns (a dict, or None) is recorded under its k
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ from ._validation import (
     Real,
     Seed,
     Tensor,
+    Text,
     validate,
 )
 
@@ -65,9 +67,20 @@ class Update:
     lr: float | None = None
 
     def __post_init__(self):
+        Text().check(self.name, "name")
         Function("loss_fn(model, batch, generator)").check(self.loss_fn, "loss_fn")
         Instance(nn.Module).check(self.module, "module")
         object.__setattr__(self, "lr", Optional(Real(low=0, open=True)).check(self.lr, "lr"))
+
+
+def _takes(fn: Callable, n: int, name: str, signature: str) -> None:
+    """ValueError naming ``name`` unless ``fn`` can be called with n positional arguments."""
+    try:
+        inspect.signature(fn).bind(*[None] * n)
+    except TypeError:
+        raise ValueError(f"{name} must be callable as {signature}; got {fn!r:.60}") from None
+    except ValueError:  # a builtin without a signature: nothing to check
+        pass
 
 
 def _rows(data: torch.Tensor, batch_size: int, sampling: str, generator: torch.Generator):
@@ -96,6 +109,7 @@ def _rows(data: torch.Tensor, batch_size: int, sampling: str, generator: torch.G
     progress=Flag(),
     callback=Function("callback(t, model) -> dict or None", none=True),
     callback_every=Integer(minimum=1),
+    desc=Text(),
 )
 def fit(
     model: nn.Module,
@@ -145,14 +159,22 @@ def fit(
     """
     if (epochs is None) == (steps is None):
         raise ValueError("give exactly one of epochs and steps")
-    updates = [Update("loss", loss_fn, model)] if callable(loss_fn) else list(loss_fn)
-    if not updates or not all(isinstance(u, Update) and callable(u.loss_fn) for u in updates):
-        raise ValueError(
-            "loss_fn must be callable loss_fn(model, batch, generator) or a sequence of Update"
-        )
+    expected = "loss_fn must be callable loss_fn(model, batch, generator) or a sequence of Update"
+    try:
+        updates = [Update("loss", loss_fn, model)] if callable(loss_fn) else list(loss_fn)
+    except TypeError:  # neither callable nor iterable
+        raise ValueError(f"{expected}; got {loss_fn!r:.60}") from None
+    if not updates or not all(isinstance(u, Update) for u in updates):
+        raise ValueError(expected)
+    for u in updates:
+        _takes(u.loss_fn, 3, "loss_fn", "loss_fn(model, batch, generator)")
+    if callback is not None:
+        _takes(callback, 2, "callback", "callback(t, model)")
     if device is not None:
         model.to(device)
-    param = next(model.parameters())
+    param = next(model.parameters(), None)
+    if param is None:
+        raise ValueError(f"model must have parameters to train; {type(model).__name__} has none")
     data = data.detach().to(device=param.device, dtype=param.dtype)
     if not bool(torch.isfinite(data).all()):  # finite in float64, not in the model's dtype
         raise ValueError(f"data must be finite in the model's dtype {param.dtype}")
@@ -192,7 +214,13 @@ def fit(
             for u in updates:
                 out = u.loss_fn(model, batch, generator)
                 terms = dict(out) if isinstance(out, dict) else {"loss": out}
-                loss = terms.pop("loss")
+                loss = terms.pop("loss", None)
+                if not (isinstance(loss, torch.Tensor) and loss.ndim == 0):
+                    raise ValueError(
+                        f"loss_fn ({u.name}) must return a scalar tensor or a dict with one "
+                        f"under 'loss'; got {type(loss).__name__} "
+                        f"{tuple(loss.shape) if isinstance(loss, torch.Tensor) else ''}"
+                    )
                 optimisers[id(u.module)].zero_grad(set_to_none=True)
                 loss.backward()
                 optimisers[id(u.module)].step()
@@ -209,7 +237,13 @@ def fit(
         if progress:
             bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
         if callback is not None and (t % callback_every == 0 or t == n_units):
-            for key, value in (callback(t, model) or {}).items():
+            recorded = callback(t, model)
+            if recorded is not None and not isinstance(recorded, dict):
+                raise ValueError(
+                    f"callback must return None or a dict of values to record; "
+                    f"got {type(recorded).__name__}"
+                )
+            for key, value in (recorded or {}).items():
                 records.setdefault(key, []).append(value)
                 records.setdefault(f"{key}_at", []).append(t)
     return {key: np.asarray(v, dtype=np.float64) for key, v in records.items()}
