@@ -579,7 +579,6 @@ def test_train_gan_moves_the_generator_towards_the_data():
         (dict(data=np.zeros(5)), "data"),
         (dict(data=np.full((5, 2), np.nan)), "data"),
         (dict(data=np.zeros((8, 3))), "data"),  # rows of 3, networks of 2
-        (dict(data=np.zeros((3, 2))), "data"),  # 3 rows a batch, packing 2
     ],
 )
 def test_train_gan_bad_input(kwargs, name):
@@ -674,3 +673,15 @@ def test_discriminator_returns_the_logit_not_the_probability():
     torch.testing.assert_close(
         generator_loss(logits, kind="non_saturating").item(), by_hand, rtol=1e-6, atol=0
     )
+
+
+def test_train_gan_refuses_a_D_that_does_not_return_one_logit_per_group():
+    # a Generator used as D maps (B, 2) to (B, 2): it trained silently before
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValueError, match="D must return one logit"):
+        train_gan(Generator(2, 2, (8,)), Generator(2, 2, (8,)), X, n_steps=1, batch_size=4)
+    # a packed D on fewer rows than a batch now works: batches are drawn with replacement
+    history = train_gan(
+        Generator(2, 2, (8,)), Discriminator(2, (8,), packing=2), X[:3], n_steps=2, batch_size=4
+    )
+    assert np.all(np.isfinite(history["d_loss"]))

@@ -61,7 +61,7 @@ class GaussianMixture:
         self.weights, self.means, self.covs = weights, means, covs
         self.n_components, self.n_features = K, d
 
-    @validate(n=Integer(minimum=0), seed=RngSeed(), return_labels=Flag())
+    @validate(n=Integer(minimum=1), seed=RngSeed(), return_labels=Flag())
     def sample(
         self, n: int, seed: int | tuple[int, ...] = 0, return_labels: bool = False
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -120,10 +120,10 @@ def ring_modes(n_modes: int = 8, radius: float = 2.0) -> np.ndarray:
 
 
 @validate(
-    n=Integer(minimum=0),
+    n=Integer(minimum=1),
     n_modes=Integer(minimum=1),
     radius=Real(low=0, low_open=True),
-    std=Real(low=0),
+    std=Real(low=0),  # 0: the modes themselves (a test uses it)
     seed=RngSeed(),
 )
 def ring_of_gaussians(

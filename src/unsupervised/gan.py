@@ -614,11 +614,6 @@ def train_gan(
             f"batch_size must be divisible by the discriminator's packing ({packing}); "
             f"got {batch_size}"
         )
-    if min(batch_size, data.shape[0]) % packing:
-        raise ValueError(
-            f"data must have at least batch_size ({batch_size}) rows or a number of rows "
-            f"divisible by the discriminator's packing ({packing}); got {data.shape[0]} rows"
-        )
     for name, network in (("G", G), ("D", D)):
         shape = _sample_shape(network)
         if shape is not None and shape != tuple(data.shape[1:]):
@@ -637,6 +632,17 @@ def train_gan(
             f"got {param_d.device}, {param_d.dtype} (use D.to(...) or device=)"
         )
     run_G, run_D = _unchecked(G), _unchecked(D)
+    was_training = D.training
+    D.eval()  # one look at D's output shape, without touching batch-norm statistics
+    with torch.no_grad():
+        rows = data[torch.arange(2 * packing) % data.shape[0]].to(device=dev, dtype=dtype)
+        logits = run_D(rows)
+    D.train(was_training)
+    if tuple(logits.shape) != (2,):
+        raise ValueError(
+            f"D must return one logit per group of {packing} sample(s), shape (B / {packing},); "
+            f"got shape {tuple(logits.shape)} for B = {2 * packing}"
+        )
 
     def z_batch(n, generator):
         return torch.randn(n, k, generator=generator, device=dev, dtype=dtype)

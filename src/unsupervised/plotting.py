@@ -78,7 +78,7 @@ def use_book_style() -> None:
     grid=Array(ndim=(1, 2)),
     densities=Instance(dict),
     samples=Optional(Array(ndim=(1, 2))),
-    true_density=Optional(Array(ndim=(1, 2), finite=False)),
+    true_density=Optional(Array(ndim=(1, 2))),
 )
 def plot_density_1d(
     ax: Axes,

@@ -532,7 +532,8 @@ def learn_dictionary(
     n_iter : int >= 1, number of (encode, update) rounds
     penalty : "l1", "log" or "exp"
     seed : int >= 0 (or None: fresh entropy), seed of the random initial dictionary (p
-        distinct non-zero samples of X, scaled to unit norm) and of the resampling
+        non-zero rows of X drawn without replacement, scaled to unit norm; equal rows give
+        equal atoms) and of the resampling
     progress : bool, show a tqdm progress bar
     init : array (d, p) or None, a starting dictionary instead of the random one
     normalize_atoms : bool. If True, after each update every non-zero atom is scaled to unit

@@ -374,7 +374,7 @@ class GenerativeNetwork(TorchModule, nn.Module):
         a = self._output(z)
         return torch.sigmoid(a) if self.likelihood == "bernoulli" else a
 
-    @validate(x=Tensor(ndim=2), z=Tensor())
+    @validate(x=Tensor(ndim=2), z=Tensor(ndim=(2, 3)))
     def log_prob(self, x: TensorLike, z: TensorLike) -> torch.Tensor:
         """log p(x | z, theta), summed over the d data dimensions (VA19 for the Gaussian).
 
@@ -696,7 +696,7 @@ def heldout_elbo(X_val: TensorLike, seed: int = 0, n_samples: int = 1) -> Callab
 
 # --------------------------------------------------------------------------- linear Gaussian
 _X = Tensor(ndim=2, dtype=_F64)
-_Z = Tensor(dtype=_F64)
+_Z = Tensor(ndim=(2, 3), dtype=_F64)  # (N, k) or (M, N, k)
 _Q_MEAN, _Q_COV = Tensor(ndim=(1, 2), dtype=_F64), Tensor(ndim=(2, 3), dtype=_F64)
 
 
