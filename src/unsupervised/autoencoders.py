@@ -261,7 +261,7 @@ def _plain_loss(model, batch, generator=None):
     return _reconstruction_loss(x, model.decoder(model.encoder(x)))
 
 
-def plain_loss(*misused) -> Callable:
+def plain_loss(*misused: object) -> Callable:
     """The plain autoencoder's training loss (AE2) as a ``loss_fn(model, batch, generator)``
     for ``training.fit``: ``reconstruction_loss(batch, model(batch))``, the batch mean of
     ||x - g(f(x))||^2. ``model`` is an ``Autoencoder``; ``generator`` is unused.
@@ -494,7 +494,7 @@ def denoising_loss(mu: float, exact: bool = False) -> Callable:
 )
 def pretrain_stacked(
     layer_sizes: Sequence[int],
-    X,
+    X: np.ndarray | torch.Tensor,
     loss_fn: Callable | None = None,
     epochs: int = 100,
     batch_size: int | None = None,
@@ -586,7 +586,7 @@ def pretrain_stacked(
 
 # --------------------------------------------------------------------------- PCA link
 @validate(U=Array(ndim=2), V=Array(ndim=2))
-def principal_angles(U, V) -> np.ndarray:
+def principal_angles(U: np.ndarray | torch.Tensor, V: np.ndarray | torch.Tensor) -> np.ndarray:
     """Principal angles (radians) between the column spaces of U (d, p) and V (d, q).
 
     Computed with ``scipy.linalg.subspace_angles`` (which orthonormalises both bases first,

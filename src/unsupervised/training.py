@@ -113,7 +113,7 @@ def _rows(data: torch.Tensor, batch_size: int, sampling: str, generator: torch.G
 )
 def fit(
     model: nn.Module,
-    data,
+    data: np.ndarray | torch.Tensor,
     loss_fn: Callable | Sequence[Update],
     *,
     epochs: int | None = None,
@@ -123,7 +123,7 @@ def fit(
     betas: tuple[float, float] = (0.9, 0.999),
     schedule: str = "constant",
     seed: int = 0,
-    device=None,
+    device: str | torch.device | None = None,
     progress: bool = False,
     callback: Callable | None = None,
     callback_every: int = 1,
