@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, stats
 
 from unsupervised.datasets import (
     GaussianMixture,
@@ -234,3 +234,47 @@ def test_mixture_points_of_the_wrong_width_and_tensors_that_require_grad():
 def test_bad_dataset_arguments_name_the_argument(call, name):
     with pytest.raises(ValueError, match=rf"^{name} "):
         call()
+
+
+# --------------------------------------------------------------------------- mixture tools
+def test_mixture_cdf_matches_scipy_and_the_integral_of_the_pdf():
+    mix = GaussianMixture([0.2, 0.5, 0.3], [-2.0, 0.5, 3.0], [0.3, 1.0, 2.5])
+    x = np.linspace(-6, 9, 31)
+    reference = sum(
+        w * stats.norm.cdf(x, m, np.sqrt(v))
+        for w, m, v in zip([0.2, 0.5, 0.3], [-2.0, 0.5, 3.0], [0.3, 1.0, 2.5])
+    )
+    np.testing.assert_allclose(mix.cdf(x), reference, rtol=1e-12, atol=1e-15)
+    # and independently of scipy's normal cdf: the integral of the mixture's own pdf
+    integral = integrate.quad(lambda t: mix.pdf(np.array([[t]]))[0], -np.inf, 1.0)[0]
+    assert mix.cdf([1.0])[0] == pytest.approx(integral, rel=1e-9)
+    with pytest.raises(ValueError, match="d = 1"):
+        GaussianMixture([1.0], [[0.0, 0.0]], [np.eye(2)]).cdf([0.0])
+
+
+def test_responsibilities_are_bayes_rule_with_scipy_densities():
+    weights, means = np.array([0.3, 0.7]), np.array([[0.0, 0.0], [1.5, -1.0]])
+    covs = np.array([[[1.0, 0.3], [0.3, 0.5]], [[2.0, -0.4], [-0.4, 1.0]]])
+    mix = GaussianMixture(weights, means, covs)
+    X = np.random.default_rng(3).normal(size=(20, 2))
+    joint = np.column_stack(
+        [w * stats.multivariate_normal(m, c).pdf(X) for w, m, c in zip(weights, means, covs)]
+    )
+    R = mix.responsibilities(X)
+    np.testing.assert_allclose(R, joint / joint.sum(axis=1, keepdims=True), rtol=1e-10)
+    np.testing.assert_allclose(R.sum(axis=1), 1.0, rtol=1e-14)
+
+
+def test_fit_by_class_is_the_class_wise_maximum_likelihood_mixture():
+    truth = GaussianMixture([0.25, 0.75], [[0.0, 0.0], [3.0, 1.0]], [np.eye(2), 2 * np.eye(2)])
+    X, y = truth.sample(400, seed=5, return_labels=True)
+    fitted = GaussianMixture.fit_by_class(X, y)
+    for k in range(2):
+        Xk = X[y == k]
+        assert fitted.weights[k] == pytest.approx(np.mean(y == k), rel=1e-14)
+        np.testing.assert_allclose(fitted.means[k], Xk.mean(axis=0), rtol=1e-13)
+        np.testing.assert_allclose(fitted.covs[k], np.cov(Xk.T, bias=True), rtol=1e-12)
+    with pytest.raises(ValueError, match="labels"):
+        GaussianMixture.fit_by_class(X[:3], [0, 0, 1])  # class 1 has 1 < d + 1 samples
+    with pytest.raises(ValueError, match="labels"):
+        GaussianMixture.fit_by_class(X[:4], [0, 0, 0])

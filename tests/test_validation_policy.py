@@ -50,6 +50,8 @@ def _public_callables():
                 if "__init__" in vars(obj):
                     yield f"{obj.__module__}.{obj.__qualname__}", obj.__init__
                 for attr, member in vars(obj).items():
+                    if isinstance(member, (classmethod, staticmethod)):
+                        member = member.__func__
                     if not attr.startswith("_") and inspect.isfunction(member):
                         yield f"{obj.__module__}.{member.__qualname__}", member
             elif inspect.isfunction(obj):
@@ -80,7 +82,7 @@ def test_every_public_callable_declares_its_arguments(name):
     params = [
         p
         for p in inspect.signature(fn).parameters.values()
-        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     exempt = UNDECLARED.get(_constructor_name(name), {})
     if any(p.name not in exempt for p in params):

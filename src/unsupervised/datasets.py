@@ -12,7 +12,7 @@ Data matrices have shape (N, d), one sample per row. Randomness only through ``s
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import logsumexp, ndtr
 
 from ._validation import Array, Choice, Flag, Integer, Probabilities, Real, RngSeed, validate
 from .density import _cholesky, _gaussian_log_likelihood
@@ -102,6 +102,62 @@ class GaussianMixture:
     def pdf(self, X: np.ndarray) -> np.ndarray:
         """p(x) for X of shape (N, d): array of shape (N,)."""
         return np.exp(self._log_pdf(self._points(X)))
+
+    @validate(x=Array(ndim=(1, 2)))
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """P(X <= x) = sum_k w_k Phi((x - mu_k) / sigma_k), for a mixture in d = 1.
+
+        x : array of shape (N,) or (N, 1); returns shape (N,).
+        """
+        if self.n_features != 1:
+            raise ValueError(
+                f"cdf is defined here for d = 1; this mixture has d = {self.n_features}"
+            )
+        x = x.reshape(-1, 1)
+        sd = self._cholesky[:, 0, 0]
+        return (self.weights * ndtr((x - self.means[:, 0]) / sd)).sum(axis=1)
+
+    @validate(X=Array(ndim=2))
+    def responsibilities(self, X: np.ndarray) -> np.ndarray:
+        """Posterior component probabilities p(k | x) = w_k N(x | mu_k, Sigma_k) / p(x) (Bayes'
+        rule); X (N, d) -> (N, K), rows summing to 1. Computed in log space."""
+        X = self._points(X)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights)
+        terms = log_w + np.stack(
+            [_gaussian_log_likelihood(X, m, L) for m, L in zip(self.means, self._cholesky)], axis=1
+        )
+        return np.exp(terms - logsumexp(terms, axis=1, keepdims=True))
+
+    @classmethod
+    @validate(X=Array(ndim=2), labels=Array(ndim=1))
+    def fit_by_class(cls, X: np.ndarray, labels: np.ndarray) -> GaussianMixture:
+        """The maximum-likelihood mixture when every sample's component is known: w_k = N_k / N,
+        mu_k the class mean, Sigma_k = (1/N_k) sum_{n in k} (x_n - mu_k)(x_n - mu_k)^T (the
+        class-wise Gaussian MLE, DE2). X (N, d), labels (N,) of integers 0..K-1, each class with
+        at least d + 1 samples (else its covariance is singular)."""
+        if labels.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"labels must have one entry per row of X ({X.shape[0]}); got {labels.shape[0]}"
+            )
+        if not np.all(labels == np.round(labels)) or labels.min() < 0:
+            raise ValueError("labels must be integers 0, 1, ..., K-1")
+        labels = labels.astype(int)
+        K, d = labels.max() + 1, X.shape[1]
+        counts = np.bincount(labels, minlength=K)
+        if counts.min() < d + 1:
+            raise ValueError(
+                f"labels: every class 0..{K - 1} needs at least d + 1 = {d + 1} samples; "
+                f"got counts {counts.tolist()}"
+            )
+        means = np.stack([X[labels == k].mean(axis=0) for k in range(K)])
+        covs = np.stack(
+            [
+                (X[labels == k] - means[k]).T @ (X[labels == k] - means[k]) / counts[k]
+                for k in range(K)
+            ]
+        )
+        return cls(counts / counts.sum(), means, covs)
 
 
 def _ring_modes(n_modes, radius):
