@@ -729,6 +729,13 @@ def test_knn_density_is_scale_equivariant_at_extreme_scales():
     for scale in (1e-200, 1e200):
         scaled = KNNDensity(4).fit(X * scale).log_density(Q * scale)
         np.testing.assert_allclose(scaled, base - 2 * np.log(scale), rtol=0, atol=1e-9)
+    # a query far outside the data's scale (its distance overflows in the tree's units):
+    # p = 1 / (pi r^2) with r = ||q - x|| for k = N = 1 (found by hypothesis)
+    x1 = np.full((1, 2), 3.7e-171)
+    for q in (np.array([[1.0, 1.0]]), np.array([[1e300, 1e300]])):
+        r = np.hypot(*(q - x1)[0]) if q[0, 0] < 1e200 else np.sqrt(2.0) * 1e300
+        expected = -np.log(np.pi) - 2 * np.log(r)
+        assert KNNDensity(1).fit(x1).log_density(q)[0] == pytest.approx(expected, rel=1e-12)
 
 
 def test_printed_binomial_refuses_a_value_float64_cannot_hold():

@@ -528,15 +528,32 @@ class KNNDensity(_DensityEstimator):
         """Distance r(x) from each query point to its k-th nearest training point, shape (M,)."""
         return self._kth_neighbour_distance(self._query(Q, "kth_neighbour_distance(Q)"))
 
-    def _kth_neighbour_distance(self, Q, in_units=False):
-        """r(x) (in the tree's units with ``in_units``: multiply by ``_unit``)."""
-        distances, _ = self.tree_.query(Q / self._unit, k=[self.k])
-        return distances[:, 0] if in_units else distances[:, 0] * self._unit
+    def _kth_neighbour_distance(self, Q):
+        return self._kth_distance_and_log(Q)[0]
+
+    def _kth_distance_and_log(self, Q):
+        """r(x) and log r(x), each of shape (M,) (log r = -inf where r = 0)."""
+        with np.errstate(over="ignore"):
+            Qu = Q / self._unit
+        near = np.all(np.isfinite(Qu), axis=1)
+        d = np.full(len(Q), np.inf)
+        if near.any():
+            d[near] = self.tree_.query(Qu[near], k=[self.k])[0][:, 0]
+        with np.errstate(divide="ignore", over="ignore"):
+            r, log_r = d * self._unit, np.log(d) + np.log(self._unit)
+        # A query so far from the data that its distance overflows in the tree's units: the
+        # k-th distance by brute force, each difference scaled by its largest entry.
+        for i in np.nonzero(~np.isfinite(d))[0]:
+            diff = self.X_ - Q[i]
+            scale = np.abs(diff).max(axis=1)
+            log_dist = np.log(scale) + 0.5 * np.log(((diff / scale[:, None]) ** 2).sum(axis=1))
+            log_r[i] = np.partition(log_dist, self.k - 1)[self.k - 1]
+            with np.errstate(over="ignore"):
+                r[i] = np.exp(log_r[i])
+        return r, log_r
 
     def _log_density(self, Q):
         """log p(x) = log k - log N - log V(x), shape (M,); +inf where r(x) = 0."""
-        r = self._kth_neighbour_distance(Q, in_units=True)
-        with np.errstate(divide="ignore"):
-            log_r = np.log(r) + np.log(self._unit)
+        log_r = self._kth_distance_and_log(Q)[1]
         log_volume = _log_ball_volume(self.n_features_in_, log_r)
         return np.log(self.k) - np.log(self.n_samples_) - log_volume
