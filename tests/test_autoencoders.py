@@ -691,7 +691,7 @@ def test_checkers_read_tensors_that_require_grad_and_never_raise(capsys):
 
 def test_plain_loss_is_a_factory_and_says_so_when_passed_uncalled():
     model, X = Autoencoder([4, 3], seed=0), np.random.default_rng(0).uniform(size=(8, 4))
-    with pytest.raises(ValueError, match=r"loss_fn must be plain_loss\(\)"):
+    with pytest.raises(ValueError, match=r"loss_fn must be callable as loss_fn\(model, batch"):
         fit(model, X, plain_loss, epochs=1)
     history = fit(model, X, plain_loss(), epochs=1, lr=1e-2)
     assert history["loss"][0] == pytest.approx(

@@ -261,19 +261,14 @@ def _plain_loss(model, batch, generator=None):
     return _reconstruction_loss(x, model.decoder(model.encoder(x)))
 
 
-def plain_loss(*misused: object) -> Callable:
+def plain_loss() -> Callable:
     """The plain autoencoder's training loss (AE2) as a ``loss_fn(model, batch, generator)``
     for ``training.fit``: ``reconstruction_loss(batch, model(batch))``, the batch mean of
     ||x - g(f(x))||^2. ``model`` is an ``Autoencoder``; ``generator`` is unused.
 
-    A factory like ``sparse_loss`` and ``denoising_loss``: pass ``plain_loss()`` to ``fit``.
-    Called with arguments (``fit(model, X, plain_loss)``) it says so in a ValueError.
+    A factory like ``sparse_loss`` and ``denoising_loss``: pass ``plain_loss()`` to ``fit``
+    (``fit(model, X, plain_loss)`` is refused by fit's own check of the loss's arguments).
     """
-    if misused:
-        raise ValueError(
-            "loss_fn must be plain_loss() (with parentheses: plain_loss makes the loss), "
-            "not plain_loss itself"
-        )
     return _plain_loss
 
 
