@@ -156,16 +156,69 @@ def test_chapter_has_exercises_and_corrections_in_place(path):
 
 
 def test_no_cjk_in_figure_code():
-    """Figures carry no CJK characters (Colab has no CJK font)."""
+    """Figures carry no CJK characters (Colab has no CJK font): in the chapters' code cells
+    and in the library's figure code (plotting.py, experiments/)."""
     cjk = re.compile(r"[\u4e00-\u9fff]")
     plotting = re.compile(r"(set_title|set_xlabel|set_ylabel|suptitle|label=|\.text\(|legend\()")
-    for path in NOTEBOOKS:
-        for cell in load(path)["cells"]:
-            if cell["cell_type"] != "code":
-                continue
-            for line in source(cell).splitlines():
-                if plotting.search(line):
-                    assert not cjk.search(line), f"{path.name}: CJK text in a figure: {line}"
+    sources = [
+        (path.name, source(cell))
+        for path in NOTEBOOKS
+        for cell in load(path)["cells"]
+        if cell["cell_type"] == "code"
+    ]
+    library = ROOT / "src" / "unsupervised"
+    for path in [library / "plotting.py", *sorted((library / "experiments").glob("*.py"))]:
+        sources.append((path.name, path.read_text(encoding="utf-8")))
+    for name, text in sources:
+        for line in text.splitlines():
+            if plotting.search(line):
+                assert not cjk.search(line), f"{name}: CJK text in a figure: {line}"
+
+
+# How a chapter reads (CONTRIBUTING item 19): prose with short code. Counted over the
+# chapter's own cells (the two generated set-up cells excluded).
+CODE_SHARE_MAX = 0.40  # code cells' characters / all cells' characters
+MEDIAN_CELL_LINES_MAX = 15
+CELL_LINES_MAX = 40
+SCREEN_LINES = 20  # a verify cell fits on one screen, so its assertions are seen at once
+FIGURE = re.compile(r"\bplt\.(show|subplots|figure)\(|\banimation_html\(")
+ASSERTION = re.compile(r"\bassert\b|\bassert_\w+\(")
+
+
+def chapter_code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"][2:] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_reads_as_prose_with_short_code(path):
+    nb = load(path)
+    cells = nb["cells"][2:]
+    code = sum(len(source(c)) for c in cells if c["cell_type"] == "code")
+    share = code / sum(len(source(c)) for c in cells)
+    assert share <= CODE_SHARE_MAX, f"code is {share:.0%} of the chapter's characters"
+    lengths = sorted(len(source(c).splitlines()) for c in chapter_code_cells(nb))
+    median = (lengths[(len(lengths) - 1) // 2] + lengths[len(lengths) // 2]) / 2
+    assert median <= MEDIAN_CELL_LINES_MAX, f"median code cell {median} lines"
+    long = [i for i, c in enumerate(nb["cells"]) if len(source(c).splitlines()) > CELL_LINES_MAX]
+    assert not [i for i in long if nb["cells"][i]["cell_type"] == "code"], (
+        f"code cells over {CELL_LINES_MAX} lines: {long}"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_cell_is_a_check_or_a_figure_not_both(path):
+    """A verify cell asserts within one screen and draws nothing; a figure cell hides its
+    code in the book (hide-input; Colab shows it)."""
+    for i, cell in enumerate(load(path)["cells"][2:], start=2):
+        if cell["cell_type"] != "code":
+            continue
+        text = source(cell)
+        if any(t.startswith("verify:") for t in tags(cell)):
+            assert ASSERTION.search(text), f"cell {i}: a verify cell without an assertion"
+            assert len(text.splitlines()) <= SCREEN_LINES, f"cell {i}: verify cell too long"
+            assert not FIGURE.search(text), f"cell {i}: a verify cell that draws a figure"
+        if FIGURE.search(text):
+            assert "hide-input" in tags(cell), f"cell {i}: a figure cell without hide-input"
 
 
 def _run_colab_cell(monkeypatch, in_colab: bool, override: str | None) -> list:

@@ -24,6 +24,11 @@ MODULES = [
     "plotting",
     "vae",
     "gan",
+    "experiments.sparse_coding",
+    "experiments.autoencoders",
+    "experiments.density",
+    "experiments.vae",
+    "experiments.gan",
 ]
 
 # Arguments a constraint cannot describe, with the reason (module.qualname -> {arg: why}).

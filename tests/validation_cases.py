@@ -319,3 +319,11 @@ case(gan.mode_coverage, X2, [[1.0, 0.0], [-1.0, 0.0]], 0.5, threshold=2.0, min_c
 # ----------------------------------------------------------------------------- exercises
 # (filled by each module's maintainer: the checkers of unsupervised.exercises never raise,
 # so they are not in this table; tests/test_exercises.py tries bad answers on them)
+
+# ----------------------------------------------------------------------------- experiments
+# One file per chapter, tests/validation_cases_experiments_<module>.py (each calls `case` of
+# this module, so it is imported last, when `case` and CASES exist).
+import importlib  # noqa: E402
+
+for _module in ("sparse_coding", "autoencoders", "density", "vae", "gan"):
+    importlib.import_module(f"validation_cases_experiments_{_module}")

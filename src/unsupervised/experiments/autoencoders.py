@@ -1,0 +1,5 @@
+"""Experiments and figures of the chapter on autoencoders (see experiments/__init__.py)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

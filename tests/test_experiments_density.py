@@ -1,0 +1,9 @@
+"""Tests of unsupervised.experiments.density (its chapter's experiments and figures)."""
+
+from __future__ import annotations
+
+from unsupervised.experiments import density as experiment
+
+
+def test_module_lists_its_public_functions():
+    assert all(callable(getattr(experiment, name)) for name in experiment.__all__)

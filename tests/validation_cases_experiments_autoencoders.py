@@ -1,0 +1,6 @@
+"""Valid calls of experiments.autoencoders's public callables (see validation_cases.py)."""
+
+from __future__ import annotations
+
+from unsupervised.experiments import autoencoders as experiment  # noqa: F401
+from validation_cases import case  # noqa: F401
