@@ -8,15 +8,15 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from scipy import stats
 
-from unsupervised.datasets import GaussianMixture  # noqa: E402
-from unsupervised.experiments import vae as experiment  # noqa: E402
-from unsupervised.vae import VAE, InferenceNetwork, LinearGaussian  # noqa: E402
+from unsupervised.datasets import GaussianMixture
+from unsupervised.experiments import vae as experiment
+from unsupervised.vae import VAE, InferenceNetwork, LinearGaussian
 
 F64 = torch.float64
 
