@@ -47,9 +47,9 @@ def test_smooth_penalty_evidence_agrees_for_the_library_and_catches_a_wrong_grad
     args = (sc.log_penalty, sc.log_penalty_grad, lambda z: torch.log(1 + z**2), sc.log_prox)
     ev = experiment.smooth_penalty_evidence(*args, _log_h, 1.0, 6.0, step=1e-3)
     np.testing.assert_allclose(ev["grad"], ev["fd"], atol=1e-8)
-    np.testing.assert_allclose(ev["grad"], ev["autograd"], rtol=1e-13, atol=1e-15)
-    assert ev["min_h2"] == pytest.approx(-0.25, abs=1e-6)
-    assert ev["argmin_u2"] == pytest.approx(3.0, abs=0.01)
+    np.testing.assert_allclose(ev["grad"], ev["grad_ad"], rtol=1e-13, atol=1e-15)
+    assert ev["h2"] == pytest.approx(-0.25, abs=1e-6)
+    assert ev["u2"] == pytest.approx(3.0, abs=0.01)
     assert ev["convex"]["excess"] <= 1e-12 and ev["nonconvex"]["slope"] > 10
     wrong = experiment.smooth_penalty_evidence(
         sc.log_penalty, lambda Z: 1.1 * sc.log_penalty_grad(Z), *args[2:], _log_h, 1.0, 6.0,
@@ -162,3 +162,24 @@ def test_figures_return_figures():
     for f in figs:
         assert isinstance(f, plt.Figure)
         plt.close(f)
+
+
+def test_toy_local_minimum_reaches_the_minimum_from_zero():
+    r = experiment.toy_local_minimum(np.array([[1.0, 0.8]]), np.array([3.0]), 1.0, np.zeros(2))
+    np.testing.assert_allclose(r["z_ista"], r["z_bfgs"], atol=1e-6)
+    assert r["grad"] < 1e-6 and r["hess_eig"].min() > 0
+    g = np.arange(-500, 2501) * 0.002
+    G1, G2 = np.meshgrid(g, g)
+    F_grid = (3 - G1 - 0.8 * G2) ** 2 + np.log1p(G1**2) + np.log1p(G2**2)
+    assert abs(r["F"] - F_grid.min()) < 1e-4
+
+
+def test_nonzeros_factor_and_same_error_gain():
+    nnz, err = np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.2, 0.1])
+    curve = np.array([[2.0, 0.3], [1.0, 0.6], [4.0, 0.15]])
+    np.testing.assert_allclose(experiment.nonzeros_factor(nnz, err, curve), [1.0, 1.0, 0.75])
+    for row, f in zip(curve, experiment.nonzeros_factor(nnz, err, curve)):
+        assert f == experiment.nonzeros_for_error(nnz, err, row[1]) / row[0]
+    ref = np.array([[3.0, 0.1], [1.0, 0.5]])
+    gain = experiment.same_error_gain(ref, np.array([[4.0, 0.3], [1.0, 0.9]]))
+    assert gain[0] == pytest.approx(4.0 / 2.0 - 1) and np.isnan(gain[1])

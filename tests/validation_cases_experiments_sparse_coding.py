@@ -50,3 +50,6 @@ case(
 case(experiment.plot_convergence, np.ones(4), np.ones(4), np.ones(3), np.ones(3))
 case(experiment.plot_learned, _atoms, np.ones(3))
 case(experiment.plot_sparsity_curves, np.ones(3), np.ones(3), np.ones((2, 2)), np.ones((2, 2)))
+case(experiment.toy_local_minimum, [[1.0, 0.8]], [3.0], 1.0, [0.0, 0.0])
+case(experiment.nonzeros_factor, [1.0, 2.0, 3.0], [0.5, 0.2, 0.1], [[2.0, 0.3], [1.0, 0.6]])
+case(experiment.same_error_gain, [[3.0, 0.1], [1.0, 0.5]], [[2.0, 0.3], [1.5, 0.4]])

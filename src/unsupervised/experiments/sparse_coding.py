@@ -33,6 +33,7 @@ __all__ = [
     "code_hessians",
     "newton_polish",
     "nonconvex_starts",
+    "toy_local_minimum",
     "ridge_codes_lbfgs",
     "kurtosis",
     "orientation_concentration",
@@ -41,6 +42,8 @@ __all__ = [
     "sparsity_curve",
     "best_m_term_curve",
     "nonzeros_for_error",
+    "nonzeros_factor",
+    "same_error_gain",
     "timed",
     "plot_penalties",
     "plot_convergence",
@@ -97,10 +100,10 @@ def smooth_penalty_evidence(
     ``grad`` and ``prox`` against independent references.
 
     Returns a dict: ``grad`` (5, 7) the library's gradient at fixed random codes, ``fd`` its
-    central differences of ``value`` (step 1e-6), ``autograd`` torch's gradient of the printed
-    ``torch_rho``; ``value_sum`` / ``autograd_value`` the summed penalties; ``min_h2`` and
-    ``argmin_u2`` the minimum of autograd's h'' on a grid of ``step`` over [0, 5] and where
-    (as u^2); and per t in (t_convex, t_nonconvex) (keys ``"convex"``, ``"nonconvex"``): the
+    central differences of ``value`` (step 1e-6), ``grad_ad`` torch's gradient of the printed
+    ``torch_rho``; ``rho`` / ``rho_ad`` the summed penalties (library / printed formula); ``h2``
+    and ``u2`` the minimum of autograd's h'' on a grid of ``step`` over [0, 5] and where (as
+    u^2); and per t in (t_convex, t_nonconvex) (keys ``"convex"``, ``"nonconvex"``): the
     library's proximal objective minus the best of a brute-force grid of ``step`` on [-10, 10]
     (``excess``: max over v, ``shortfall``: max of grid - library), the grid gap bound
     ``(step/2)^2 (1 + 2t)/2`` and the map's steepest slope on v in [-8, 8] (161 points).
@@ -115,14 +118,14 @@ def smooth_penalty_evidence(
     zt = torch.tensor(Zs, requires_grad=True)
     rho_t = torch_rho(zt).sum()
     rho_t.backward()
-    out = dict(grad=grad(Zs), fd=fd, autograd=zt.grad.numpy(), value_sum=float(value(Zs).sum()))
-    out["autograd_value"] = rho_t.item()
+    out = dict(grad=grad(Zs), fd=fd, grad_ad=zt.grad.numpy(), rho=float(value(Zs).sum()))
+    out["rho_ad"] = rho_t.item()
     n = int(round(5 / step))
     ug = (torch.arange(0, n + 1, dtype=torch.float64) * step).requires_grad_(True)
     (dh,) = torch.autograd.grad(torch_rho(ug).sum(), ug, create_graph=True)
     (d2h,) = torch.autograd.grad(dh.sum(), ug)
     k_min = int(torch.argmin(d2h))
-    out["min_h2"], out["argmin_u2"] = d2h[k_min].item(), ug[k_min].item() ** 2
+    out["h2"], out["u2"] = d2h[k_min].item(), ug[k_min].item() ** 2
     v = np.linspace(-8, 8, 161)
     m = int(round(10 / step))
     grid = np.arange(-m, m + 1) * step
@@ -470,3 +473,50 @@ def prior_masses(betas, radii) -> dict:
         ]
     )
     return out
+
+
+@validate(A=Array(ndim=2, shape=(1, None)), x=Array(ndim=1, shape=(1,)), eta=_POS, z0=Array(ndim=1))
+def toy_local_minimum(A, x, eta: float, z0) -> dict:
+    """The two-coefficient log-penalty example (SC4, SC6): from ``z0`` (p,), the library's
+    ISTA (``encode(..., penalty="log", max_iter=5000, tol=0, init=z0)``) and, independently,
+    SciPy's BFGS (gtol 1e-12) on F(z) = ||x - A z||^2 + eta sum log(1 + z_i^2) with its
+    gradient written out. Returns ``z_ista``, ``z_bfgs`` (p,), ``grad`` the largest |gradient|
+    at z_ista, ``hess_eig`` the eigenvalues of 2 A^T A + eta diag(h''(z_ista)) and ``F``."""
+    if A.shape[1] != z0.shape[0]:
+        raise ValueError(f"z0: expected {A.shape[1]} entries (A's atoms), got {z0.shape[0]}")
+    F = lambda z: float(np.sum((x - A @ z) ** 2) + eta * np.sum(np.log1p(z * z)))
+    grad = lambda z: -2 * A.T @ (x - A @ z) + eta * 2 * z / (1 + z * z)
+    z_ista = encode(x, A, eta, penalty="log", max_iter=5000, tol=0, init=z0)
+    z_bfgs = scipy.optimize.minimize(F, z0, jac=grad, method="BFGS", options={"gtol": 1e-12}).x
+    hess = 2 * A.T @ A + eta * np.diag(_H2["log"](z_ista))
+    return dict(
+        z_ista=z_ista,
+        z_bfgs=z_bfgs,
+        grad=float(np.abs(grad(z_ista)).max()),
+        hess_eig=np.linalg.eigvalsh(hess),
+        F=F(z_ista),
+    )
+
+
+@validate(nnz=Array(ndim=1), err=Array(ndim=1), curve=Array(ndim=2))
+def nonzeros_factor(nnz, err, curve) -> np.ndarray:
+    """For each row (non-zeros m, error e) of ``curve`` (as ``sparsity_curve`` returns): the
+    non-zeros another curve (``nnz``, ``err``) needs for error e (``nonzeros_for_error``),
+    divided by m. Returns (len(curve),)."""
+    if nnz.shape != err.shape or curve.shape[1] != 2:
+        raise ValueError(f"curve: expected rows (non-zeros, error), got shape {curve.shape}")
+    hit = err[None, :] <= curve[:, 1:2]
+    need = np.where(hit.any(axis=1), nnz[np.argmax(hit, axis=1)], nnz[-1])
+    return need / curve[:, 0]
+
+
+@validate(reference=Array(ndim=2), other=Array(ndim=2))
+def same_error_gain(reference, other) -> np.ndarray:
+    """Extra non-zeros of ``other`` over ``reference`` at the same error: for each row (m, e) of
+    ``other``, m / m_ref(e) - 1 with m_ref(e) the linear interpolation of ``reference``'s
+    non-zeros at error e (rows (non-zeros, error) with increasing error); NaN where e is outside
+    ``reference``'s measured errors. Returns (len(other),)."""
+    err_ref, nnz_ref = reference[:, 1], reference[:, 0]
+    inside = (other[:, 1] >= err_ref[0]) & (other[:, 1] <= err_ref[-1])
+    gain = other[:, 0] / np.interp(other[:, 1], err_ref, nnz_ref) - 1
+    return np.where(inside, gain, np.nan)
