@@ -2,8 +2,144 @@
 
 from __future__ import annotations
 
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from scipy import integrate, stats
+from scipy.special import expit, log_expit
+
 from unsupervised.experiments import gan as experiment
+from unsupervised.gan import DCGANGenerator
 
 
 def test_module_lists_its_public_functions():
     assert all(callable(getattr(experiment, name)) for name in experiment.__all__)
+
+
+def test_layer_table_shapes_and_parameter_counts():
+    G = DCGANGenerator(latent_dim=4, image_size=16, channels=1, width=8, seed=0).eval()
+    rows = experiment.layer_table(G, torch.randn(2, 4))
+    convs = [r for r in rows if r[1].startswith("ConvTranspose2d")]
+    # 1 -> 4 -> 8 -> 16 with 8 * 2 ... channels: (n - 1) s - 2 p + k
+    assert [r[2] for r in convs] == ["4x4x16", "8x8x8", "16x16x1"]
+    assert sum(r[3] for r in rows) == sum(p.numel() for p in G.parameters())
+    assert convs[0][1] == "ConvTranspose2d(4->16, k=4, s=1, p=0)"
+
+
+def test_pixel_gaps_by_hand():
+    data = np.zeros((2, 2, 2))
+    before = np.ones((2, 2, 2))  # mean gap 1, ink gap 1, std gap 0, mean image gap 2
+    out = experiment.pixel_gaps(before, data.copy(), data)
+    np.testing.assert_allclose(out["before"], [1, 1, 0, 2])
+    np.testing.assert_allclose(out["after"], 0)
+    assert out["closed"][0] == 1 and out["closed"][3] == 1
+
+
+def test_top_share_and_arc_holding():
+    centers = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    S = np.array([[0.9, 0.0], [1.1, 0.1], [0.8, -0.1], [-1.0, 0.0]])
+    assert experiment.top_share(S, centers) == 0.75
+    ang = np.linspace(0, np.pi / 2, 1001)  # a quarter circle: 90 % of it spans 81 degrees
+    arc = experiment.arc_holding(np.stack([np.cos(ang), np.sin(ang)], 1), frac=0.9)
+    assert abs(arc - 81.0) < 0.2
+
+
+def test_ring_experiment_and_summary_small():
+    from unsupervised.datasets import ring_modes, ring_of_gaussians
+
+    X, _ = ring_of_gaussians(512, n_modes=4, radius=2.0, std=0.02, seed=0)
+    centers = ring_modes(4, 2.0)
+    runs = experiment.ring_experiment(
+        X, centers, 0.02, seeds=[0], n_steps=4, snapshot_every=2, n_snapshot=64
+    )
+    assert set(runs) == {(m, 0) for m in experiment.RING_METHODS}
+    r = runs["NS-GAN", 0]
+    assert list(r["hist"]["snapshot_steps"]) == [0, 2, 4] and r["modes"].shape == (3,)
+    s = experiment.ring_summary(runs, after=2, collapsed_above=0.5)
+    np.testing.assert_allclose(s["NS-GAN"]["avg"], [r["modes"][1:].mean()])
+    np.testing.assert_allclose(s["NS-GAN"]["top"], [100 * r["top"]])
+    assert s["MM-GAN"]["dfake"].shape == (1, 4)
+    fig = experiment.plot_ring_snapshots(runs, X, seed=0, cols=[0, 2])
+    assert len(fig.axes) == 3 * 2
+    fig2 = experiment.plot_ring_curves(runs, 0.99)
+    assert len(fig2.axes[0].lines) == 3
+    plt.close("all")
+
+
+def test_exact_log_sigmoid_against_scipy():
+    a = np.array([-30.0, -1.0, 0.0, 2.0, 30.0])
+    ref = np.stack([log_expit(a), log_expit(-a)], axis=1)
+    np.testing.assert_allclose(experiment.exact_log_sigmoid(a), ref, rtol=1e-14)
+    assert experiment.exact_log_sigmoid(np.array([800.0]))[0, 1] == -800.0
+
+
+def test_shifted_and_quad_expectations_agree_and_match_a_closed_form():
+    thetas = np.array([-1.0, 0.5])
+    # logit 0 everywhere: D = 1/2, both objectives are -log 2 and log 2
+    J_mm, J_ns = experiment.shifted_expectations(lambda x: 0.0 * x, thetas)
+    np.testing.assert_allclose(J_mm, -math.log(2), rtol=1e-9)
+    np.testing.assert_allclose(J_ns, math.log(2), rtol=1e-9)
+
+    def logit(x):
+        return 2.0 - x**2
+
+    J_mm, J_ns = experiment.shifted_expectations(logit, thetas)
+    q = experiment.quad_expectations(logit, thetas, points=[0.0])
+    np.testing.assert_allclose(q, np.stack([J_mm, J_ns], 1), atol=1e-10)
+    ref = integrate.quad(lambda z: log_expit(-logit(0.5 + z)) * stats.norm.pdf(z), -12, 12)[0]
+    assert abs(J_mm[1] - ref) < 1e-9
+
+
+def test_directional_derivatives_vanish_at_d_star_only():
+    x = np.linspace(-10, 10, 4001)
+    dx = x[1] - x[0]
+    p, q = stats.norm.pdf(x, -1, 1), stats.norm.pdf(x, 1, 1.5)
+    a_star = np.log(p) - np.log(q)
+    dd = experiment.directional_derivatives(
+        p, q, {"star": a_star, "zero": 0 * x}, x, dx, n_directions=3
+    )
+    assert np.abs(dd["star"]).max() < 1e-7 and np.abs(dd["zero"]).max() > 1e-2
+    # the derivative along delta at a = 0 is int (p (1 - D) - q D) delta with D = 1/2
+    rng = np.random.default_rng(5)
+    c, w, s = rng.uniform(-6, 6, 5), rng.standard_normal(5), rng.uniform(0.5, 2.0, 5)
+    delta = (w * np.exp(-0.5 * ((x[:, None] - c) / s) ** 2)).sum(axis=1)
+    assert abs(dd["zero"][0] - np.sum(0.5 * (p - q) * delta) * dx) < 1e-7
+
+
+def test_sigmoid_family_against_direct_sums():
+    w = np.linspace(-0.99, 0.99, 199)
+    ww = np.full_like(w, 1 / w.size)
+    out = experiment.sigmoid_family(np.array([2.0]), w, ww, theta=3.0)
+    d_fake = expit(2.0 * (1.5 - 3.0 - w))
+    assert out["g_mm"][0] == pytest.approx(2.0 * np.mean(d_fake), rel=1e-12)
+    assert out["g_ns"][0] == pytest.approx(2.0 * np.mean(1 - d_fake), rel=1e-12)
+    assert out["eps"][0] == pytest.approx(out["sup_val"][0] + out["sup_grad"][0])
+
+
+def test_point_mass_family_gradient_is_s_over_1_minus_v():
+    w = np.linspace(-1, 1, 201)
+    out = experiment.point_mass_family(np.array([1e-3]), np.array([5e-2]), w, theta=3.0)
+    assert out["grad"][0] == pytest.approx(5e-2 / (1 - 1e-3), rel=1e-9)
+    assert out["eps"][0] >= 1e-3 + 5e-2 - 1e-12
+
+
+def test_figures_return_figures():
+    x = np.linspace(-3, 3, 50)
+    figs = [
+        experiment.plot_generator_losses(x, x**2, (x - 1) ** 2, x, expit(x)),
+        experiment.plot_digits(np.zeros((4, 8, 8)), np.zeros((4, 8, 8)), n=4),
+        experiment.plot_discriminator_fit(
+            x, expit(x), expit(-x), x, expit(x), expit(x), expit(x), -1.0, 1.0
+        ),
+        experiment.plot_js_saturation(x, x, x, np.arange(3.0), np.ones((3, 2))),
+        experiment.plot_kl_fits(x, stats.norm.pdf(x), np.ones((3, 2)), x, x**2, x**2),
+    ]
+    for fig, n in zip(figs, [3, 2, 2, 2, 2]):
+        assert isinstance(fig, plt.Figure) and len(fig.axes) == n
+        plt.close(fig)

@@ -685,3 +685,33 @@ def test_train_gan_refuses_a_D_that_does_not_return_one_logit_per_group():
         Generator(2, 2, (8,)), Discriminator(2, (8,), packing=2), X[:3], n_steps=2, batch_size=4
     )
     assert np.all(np.isfinite(history["d_loss"]))
+
+
+def test_dcgan_follows_the_five_rules_of_radford_et_al():
+    """GA11's structural rules, layer by layer (chapter 05 points here): strided convolutions
+    (stride 2; G's first layer is the stride-1 projection, D's last the 4x4 scoring layer),
+    batch norm after every layer but G's output and D's input (and score), ReLU + Tanh in G,
+    LeakyReLU(0.2) in D, no fully connected or pooling layer."""
+    G, D = DCGANGenerator(seed=0), DCGANDiscriminator(seed=0)
+    conv = (nn.Conv2d, nn.ConvTranspose2d)
+
+    def convs(model):
+        return [m for m in model.net if isinstance(m, conv)]
+
+    def followed_by(model, kind):
+        seq = list(model.net)
+        return [i + 1 < len(seq) and isinstance(seq[i + 1], kind)
+                for i, m in enumerate(seq) if isinstance(m, conv)]
+
+    banned = (nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+    assert not any(isinstance(m, banned) for m in list(G.modules()) + list(D.modules()))
+    assert all(isinstance(m, nn.ConvTranspose2d) for m in convs(G))
+    assert [m.stride[0] for m in convs(G)] == [1, 2, 2, 2, 2]
+    assert all(isinstance(m, nn.Conv2d) for m in convs(D))
+    assert [m.stride[0] for m in convs(D)] == [2, 2, 2, 2, 1]
+    assert followed_by(G, nn.BatchNorm2d) == [True, True, True, True, False]
+    assert followed_by(D, nn.BatchNorm2d) == [False, True, True, True, False]
+    others = {type(m) for m in G.net if not isinstance(m, (nn.ConvTranspose2d, nn.BatchNorm2d))}
+    assert others == {nn.ReLU, nn.Tanh} and isinstance(G.net[-1], nn.Tanh)
+    assert {(type(m), getattr(m, "negative_slope", None)) for m in D.net
+            if not isinstance(m, (nn.Conv2d, nn.BatchNorm2d))} == {(nn.LeakyReLU, 0.2)}

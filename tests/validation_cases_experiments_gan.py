@@ -2,5 +2,71 @@
 
 from __future__ import annotations
 
-from unsupervised.experiments import gan as experiment  # noqa: F401
-from validation_cases import case  # noqa: F401
+import numpy as np
+import torch
+
+from unsupervised.datasets import ring_modes, ring_of_gaussians
+from unsupervised.experiments import gan as experiment
+from unsupervised.gan import DCGANGenerator
+from validation_cases import case
+
+_x = np.linspace(-3, 3, 20)
+_ring = ring_of_gaussians(256, n_modes=4, radius=2.0, std=0.02, seed=0)[0]
+_centers = ring_modes(4, 2.0)
+_img = np.linspace(-1, 0.5, 32).reshape(2, 4, 4)
+_runs = {
+    ("NS-GAN", 0): {
+        "hist": {
+            "snapshot_steps": np.array([0, 1]),
+            "snapshots": np.zeros((2, 8, 2)),
+            "d_of_fake": np.array([0.5]),
+        },
+        "modes": np.array([0.0, 1.0]),
+        "hq": np.array([0.0, 0.5]),
+        "tops": np.array([1.0, 0.5]),
+        "top": 0.5,
+    }
+}
+
+case(
+    experiment.layer_table,
+    DCGANGenerator(latent_dim=4, image_size=8, channels=1, width=4, seed=0),
+    torch.randn(2, 4),
+)
+case(experiment.pixel_gaps, -np.ones((2, 4, 4)), 0.9 * _img, _img)
+case(experiment.top_share, _ring[:10], _centers)
+case(experiment.arc_holding, _ring[:10], frac=0.9)
+case(
+    experiment.ring_experiment,
+    _ring,
+    _centers,
+    0.02,
+    seeds=[0],
+    n_steps=1,
+    snapshot_every=1,
+    n_snapshot=8,
+)
+case(experiment.ring_summary, _runs, after=1, collapsed_above=0.5)
+case(experiment.exact_log_sigmoid, np.array([-1.0, 2.0]), digits=30)
+case(experiment.shifted_expectations, np.tanh, np.array([0.0, 1.0]), z_step=0.1, z_max=5.0)
+case(experiment.quad_expectations, np.tanh, np.array([0.0]), points=[0.0])
+case(
+    experiment.directional_derivatives,
+    np.exp(-(_x**2)),
+    np.exp(-((_x - 1) ** 2)),
+    {"a": 0 * _x},
+    _x,
+    0.3,
+    n_directions=2,
+    seed=0,
+    h=1e-3,
+)
+case(experiment.sigmoid_family, np.array([1.0, 2.0]), _x, np.ones(20) / 20, theta=3.0, edge=1.5)
+case(experiment.point_mass_family, np.array([1e-3]), np.array([1e-2]), _x, theta=3.0)
+case(experiment.plot_generator_losses, _x, _x, _x, _x, _x)
+case(experiment.plot_digits, np.zeros((2, 4, 4)), np.zeros((2, 4, 4)), n=2)
+case(experiment.plot_discriminator_fit, _x, _x, _x, _x, _x, _x, _x, -1.0, 1.0)
+case(experiment.plot_js_saturation, _x, _x, _x, _x[:3], np.ones((3, 2)))
+case(experiment.plot_kl_fits, _x, _x, np.ones((3, 2)), _x, _x, _x)
+case(experiment.plot_ring_snapshots, _runs, _ring, seed=0, cols=[0, 1])
+case(experiment.plot_ring_curves, _runs, 0.9)

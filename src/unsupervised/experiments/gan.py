@@ -1,5 +1,563 @@
-"""Experiments and figures of the chapter on gan (see experiments/__init__.py)."""
+"""Experiments and figures of the chapter on GANs (chapter 05; see experiments/__init__.py).
+
+Each function runs one of the chapter's harnesses (a table of layers, repeated training runs,
+summaries of their snapshots) and returns the numbers a notebook check asserts on; the checks
+themselves stay in the notebook. ``plot_*`` functions draw a figure from numbers already
+computed and return the Figure. Formula IDs refer to book/formulas.yml (GA1-GA11).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+
+from unsupervised._validation import (
+    Array,
+    Function,
+    Instance,
+    Integer,
+    Real,
+    Sizes,
+    Tensor,
+    validate,
+)
+from unsupervised.gan import Discriminator, Generator, mode_coverage, train_gan
+
+__all__ = [
+    "layer_table",
+    "pixel_gaps",
+    "top_share",
+    "arc_holding",
+    "ring_experiment",
+    "ring_summary",
+    "exact_log_sigmoid",
+    "shifted_expectations",
+    "quad_expectations",
+    "directional_derivatives",
+    "sigmoid_family",
+    "point_mass_family",
+    "plot_generator_losses",
+    "plot_digits",
+    "plot_discriminator_fit",
+    "plot_js_saturation",
+    "plot_kl_fits",
+    "plot_ring_snapshots",
+    "plot_ring_curves",
+]
+
+#: The three ways of training on the ring: name -> (packing of D, generator loss, GA3).
+RING_METHODS = {
+    "NS-GAN": (1, "non_saturating"),
+    "MM-GAN": (1, "minimax"),
+    "PacGAN2": (2, "non_saturating"),
+}
+
+
+def _describe(mod: nn.Module) -> str:
+    if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
+        return (
+            f"{type(mod).__name__}({mod.in_channels}->{mod.out_channels}, "
+            f"k={mod.kernel_size[0]}, s={mod.stride[0]}, p={mod.padding[0]})"
+        )
+    if isinstance(mod, nn.LeakyReLU):
+        return f"LeakyReLU({mod.negative_slope})"
+    return type(mod).__name__
+
+
+@validate(model=Instance(nn.Module), inp=Tensor())
+def layer_table(model: nn.Module, inp: torch.Tensor) -> list[tuple[str, str, str, int]]:
+    """One row per layer of ``model.net`` (an nn.Sequential, e.g. the DCGAN networks, GA11) on
+    the input ``inp`` (B, ...): (layer name, type with its conv settings, output shape written
+    H x W x C (or the shape for non-image outputs), number of parameters). The model is run
+    once under no_grad, in its current train/eval mode."""
+    rows = []
+    hooks = [
+        m.register_forward_hook(
+            lambda mod, args, out, name=name: rows.append((name, mod, tuple(out.shape[1:])))
+        )
+        for name, m in model.net.named_children()
+    ]
+    try:
+        with torch.no_grad():
+            model(inp.to(next(model.parameters()).dtype))
+    finally:
+        for h in hooks:
+            h.remove()
+
+    def hwc(s):
+        return f"{s[1]}x{s[2]}x{s[0]}" if len(s) == 3 else "x".join(map(str, s))
+
+    return [
+        (name, _describe(m), hwc(s), sum(p.numel() for p in m.parameters())) for name, m, s in rows
+    ]
+
+
+@validate(before=Array(ndim=3), after=Array(ndim=3), data=Array(ndim=3))
+def pixel_gaps(before: np.ndarray, after: np.ndarray, data: np.ndarray) -> dict:
+    """Four pixel statistics of image sets (N, H, W) against the data's: the gaps
+    |mean pixel|, |fraction of pixels > 0|, |pixel std| and the Euclidean distance between
+    the mean images, for the samples ``before`` and ``after`` training.
+
+    Returns {"names": 4 labels, "before": (4,), "after": (4,), "closed": 1 - after / before}.
+    """
+
+    def gaps(S):
+        stats = np.array(
+            [S.mean() - data.mean(), (S > 0).mean() - (data > 0).mean(), S.std() - data.std()]
+        )
+        return np.append(np.abs(stats), np.linalg.norm(S.mean(axis=0) - data.mean(axis=0)))
+
+    b, a = gaps(before), gaps(after)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        closed = 1 - a / b
+    names = ["mean pixel", "ink fraction (> 0)", "pixel std", "|mean image - data|"]
+    return {"names": names, "before": b, "after": a, "closed": closed}
+
+
+@validate(S=Array(ndim=2), centers=Array(ndim=2))
+def top_share(S: np.ndarray, centers: np.ndarray) -> float:
+    """The largest mode share: the fraction of the samples S (N, d) whose nearest centre
+    (centers (K, d)) is the most common one (1/K when spread evenly, 1 when all on one)."""
+    nearest = ((S[:, None, :] - centers[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+    return float(np.bincount(nearest, minlength=len(centers)).max() / len(S))
+
+
+@validate(S=Array(ndim=2, shape=(None, 2)), frac=Real(low=0, high=1, low_open=True))
+def arc_holding(S: np.ndarray, frac: float = 0.9) -> float:
+    """The narrowest arc of angles about the origin (degrees) holding ``frac`` of the 2-D
+    samples S (N, 2)."""
+    a = np.sort(np.mod(np.arctan2(S[:, 1], S[:, 0]), 2 * np.pi))
+    n, m = len(a), int(np.ceil(frac * len(a)))
+    a2 = np.concatenate([a, a + 2 * np.pi])
+    return float(np.degrees((a2[np.arange(n) + m - 1] - a2[np.arange(n)]).min()))
+
+
+@validate(
+    X=Tensor(ndim=2),
+    centers=Array(ndim=2),
+    std=Real(low=0, low_open=True),
+    seeds=Sizes(minimum=0),
+    n_steps=Integer(minimum=1),
+    snapshot_every=Integer(minimum=1),
+    n_snapshot=Integer(minimum=1),
+)
+def ring_experiment(
+    X: torch.Tensor,
+    centers: np.ndarray,
+    std: float,
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+    n_steps: int = 3000,
+    snapshot_every: int = 250,
+    n_snapshot: int = 2500,
+) -> dict:
+    """Train a GAN on 2-D data X (N, 2) once per method of ``RING_METHODS`` and per seed.
+
+    G: z in R^2 -> 64 -> 64 -> 2 (``Generator(seed=seed)``); D: one hidden layer of 128
+    (``Discriminator(packing=m, seed=100 + seed)``); ``train_gan`` with Adam (lr 1e-3,
+    betas (0.5, 0.999)), batches of 256, the method's loss (GA3), ``seed``. Every snapshot
+    is scored with ``mode_coverage(S, centers, std)`` and ``top_share``.
+
+    Returns {(method, seed): {"hist": train_gan's history, "modes" (K,), "hq" (K,),
+    "tops" (K,), "top": the last of tops}} with K snapshots.
+    """
+    runs = {}
+    for method, (packing, loss) in RING_METHODS.items():
+        for seed in seeds:
+            G = Generator(latent_dim=2, data_dim=2, hidden=(64, 64), seed=seed)
+            D = Discriminator(data_dim=2, hidden=(128,), packing=packing, seed=100 + seed)
+            hist = train_gan(
+                G,
+                D,
+                X,
+                n_steps=n_steps,
+                batch_size=256,
+                lr=1e-3,
+                betas=(0.5, 0.999),
+                loss=loss,
+                seed=seed,
+                snapshot_every=snapshot_every,
+                n_snapshot=n_snapshot,
+            )
+            metrics = np.array([mode_coverage(S, centers, std) for S in hist["snapshots"]])
+            tops = np.array([top_share(S, centers) for S in hist["snapshots"]])
+            runs[method, seed] = dict(
+                hist=hist, modes=metrics[:, 0], hq=metrics[:, 1], tops=tops, top=tops[-1]
+            )
+    return runs
+
+
+@validate(runs=Instance(dict), after=Integer(minimum=0), collapsed_above=Real(low=0, high=1))
+def ring_summary(runs: dict, after: int = 1500, collapsed_above: float = 0.5) -> dict:
+    """Per method of ``runs`` (``ring_experiment``'s result), arrays over its seeds:
+    "avg" (mean modes covered in the snapshots at steps >= ``after``), "avgtop" (mean largest
+    mode share there, %), "modes", "hq" (%), "top" (%) (the last snapshot), "collapsed"
+    (avgtop > 100 collapsed_above, bool), "arc" (narrowest arc holding 90 % of the last
+    snapshot, degrees) and "dfake" (seeds, steps): train_gan's batch means of D(G(z))."""
+    out = {}
+    for method in dict.fromkeys(m for m, _ in runs):
+        rs = [r for (m, _), r in runs.items() if m == method]
+        late = rs[0]["hist"]["snapshot_steps"] >= after
+        s = {
+            "avg": np.array([r["modes"][late].mean() for r in rs]),
+            "avgtop": np.array([100 * r["tops"][late].mean() for r in rs]),
+            "modes": np.array([r["modes"][-1] for r in rs], dtype=float),
+            "hq": np.array([100 * r["hq"][-1] for r in rs]),
+            "top": np.array([100 * r["top"] for r in rs]),
+            "arc": np.array([arc_holding(r["hist"]["snapshots"][-1]) for r in rs]),
+            "dfake": np.array([r["hist"]["d_of_fake"] for r in rs]),
+        }
+        s["collapsed"] = s["avgtop"] > 100 * collapsed_above
+        out[method] = s
+    return out
+
+
+# --------------------------------------------------------------------------- figures
+@validate(
+    thetas=Array(ndim=1),
+    J_mm=Array(ndim=1),
+    J_ns=Array(ndim=1),
+    x=Array(ndim=1),
+    d_of_x=Array(ndim=1),
+)
+def plot_generator_losses(thetas, J_mm, J_ns, x, d_of_x):
+    """GA3: the two generator losses and |d loss / d logit| as functions of D(G(z)), and
+    E_z of each loss for G_theta(z) = theta + z (J_mm, J_ns on ``thetas``, scaled to [0, 1])
+    next to the fixed discriminator D(x) (``d_of_x`` on ``x``)."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    Dv = np.linspace(1e-4, 1 - 1e-4, 500)
+    axes[0].plot(Dv, np.log1p(-Dv), label=r"minimax: $\log(1-D)$")
+    axes[0].plot(Dv, -np.log(Dv), label=r"non-saturating: $-\log D$")
+    axes[0].set_xlabel(r"$D(G(z))$")
+    axes[0].set_ylabel("generator loss (minimise)")
+    axes[1].semilogy(Dv, Dv, label=r"minimax: $D$")
+    axes[1].semilogy(Dv, 1 - Dv, label=r"non-saturating: $1-D$")
+    axes[1].set_xlabel(r"$D(G(z))$")
+    axes[1].set_ylabel("|d loss / d logit|")
+    for ax in axes[:2]:
+        ax.legend()
+    axes[2].plot(x, d_of_x, color="0.5", label=r"fixed $D(x)$")
+    axes[2].plot(thetas, (J_mm - J_mm.min()) / np.ptp(J_mm), label=r"$E_z\log(1-D)$ (scaled)")
+    axes[2].plot(thetas, (J_ns - J_ns.min()) / np.ptp(J_ns), label=r"$-E_z\log D$ (scaled)")
+    axes[2].set_xlabel(r"$x$ or $\theta$")
+    axes[2].legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+@validate(data=Array(ndim=3), samples=Array(ndim=3), n=Integer(minimum=1))
+def plot_digits(data, samples, n=60):
+    """Images in [-1, 1] (N, H, W): the first ``n`` training images and ``n`` samples."""
+    from unsupervised.plotting import image_grid
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    image_grid((data[:n] + 1) / 2, ncols=10, ax=axes[0])
+    axes[0].set_title(f"training digits ({data.shape[1]} x {data.shape[2]})")
+    image_grid((samples[:n] + 1) / 2, ncols=10, ax=axes[1])
+    axes[1].set_title("DCGAN samples after training")
+    return fig
+
+
+@validate(
+    x=Array(ndim=1),
+    p_r=Array(ndim=1),
+    p_theta=Array(ndim=1),
+    xe=Array(ndim=1),
+    d_star=Array(ndim=1),
+    d_trained=Array(ndim=1),
+    d_untrained=Array(ndim=1),
+    lo=Real(),
+    hi=Real(),
+)
+def plot_discriminator_fit(x, p_r, p_theta, xe, d_star, d_trained, d_untrained, lo, hi):
+    """GA5: the two densities on x (left); D* and a trained and an untrained discriminator
+    on xe, with the compared region [lo, hi] shaded (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    axes[0].plot(x, p_r, label=r"$p_r$")
+    axes[0].plot(x, p_theta, label=r"$p_\theta$")
+    axes[0].set_xlim(-8, 8)
+    axes[0].set_xlabel("x")
+    axes[0].set_ylabel("density")
+    axes[0].legend()
+    axes[1].plot(xe, d_star, "k--", label=r"$D^\star = p_r / (p_r + p_\theta)$")
+    axes[1].plot(xe, d_trained, label="trained discriminator")
+    axes[1].plot(xe, d_untrained, color="0.6", lw=1, label="untrained")
+    axes[1].axvspan(lo, hi, color="C2", alpha=0.08, label="compared region")
+    axes[1].set_xlabel("x")
+    axes[1].set_ylabel("D(x)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@validate(
+    shifts=Array(ndim=1),
+    js_bump=Array(ndim=1),
+    js_gauss=Array(ndim=1),
+    steps=Array(ndim=1),
+    grads=Array(ndim=2, shape=(None, 2)),
+)
+def plot_js_saturation(shifts, js_bump, js_gauss, steps, grads):
+    """GA7: JS divergence against the shift for disjoint-support bumps and for Gaussians
+    (left); the generator's |gradient| (minimax, non-saturating: grads (T, 2)) while the
+    discriminator trains (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    axes[0].plot(shifts, js_bump, label="disjoint-support bumps")
+    axes[0].plot(shifts, js_gauss, label=r"$N(0,1)$ vs $N(\theta,1)$")
+    axes[0].axhline(np.log(2.0), color="k", ls=":", lw=1, label=r"$\log 2$")
+    axes[0].set_xlabel(r"shift $\theta$")
+    axes[0].set_ylabel(r"$D_{JS}(p_r \| p_\theta)$")
+    axes[1].semilogy(steps, grads[:, 0], label=r"minimax $|\partial_\theta E\log(1-D)|$")
+    axes[1].semilogy(steps, grads[:, 1], label=r"non-saturating $|\partial_\theta E\log D|$")
+    axes[1].set_xlabel("discriminator training steps")
+    axes[1].set_ylabel("generator gradient")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@validate(
+    x=Array(ndim=1),
+    p_r=Array(ndim=1),
+    fits=Array(ndim=2, shape=(3, 2)),
+    mus=Array(ndim=1),
+    forward=Array(ndim=1),
+    reverse=Array(ndim=1),
+)
+def plot_kl_fits(x, p_r, fits, mus, forward, reverse):
+    """GA8: p_r on x with the Gaussians N(mu, s^2) of ``fits`` (rows (mu, s): the forward-KL
+    fit, the best and a local reverse-KL fit) (left); both KLs against mu with s fixed
+    (``forward``, ``reverse`` on ``mus``) (right)."""
+    from scipy import stats
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    axes[0].fill_between(x, p_r, color="0.85", label=r"$p_r$")
+    labels = [
+        r"argmin KL$(p_r\|p_\theta)$",
+        r"argmin KL$(p_\theta\|p_r)$",
+        "reverse KL, local optimum",
+    ]
+    for (mu, s), label, style in zip(fits, labels, [{}, {}, dict(ls="--", color="C1", lw=1)]):
+        axes[0].plot(x, stats.norm.pdf(x, mu, s), label=label, **style)
+    axes[0].set_xlabel("x")
+    axes[0].set_ylabel("density")
+    axes[1].plot(mus, forward, label=r"KL$(p_r\|p_\theta)$, s fixed")
+    axes[1].plot(mus, reverse, label=r"KL$(p_\theta\|p_r)$, s fixed")
+    axes[1].set_ylim(0, 6)
+    axes[1].set_xlabel(r"$\mu$")
+    axes[1].set_ylabel("divergence (nats)")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@validate(runs=Instance(dict), X=Array(ndim=2), seed=Integer(minimum=0), cols=Sizes(minimum=0))
+def plot_ring_snapshots(runs, X, seed=0, cols=(0, 2, 4, 6, 8, 10, 12)):
+    """One row per method of ``runs`` (``ring_experiment``): the snapshots ``cols`` of its run
+    with ``seed`` (blue) over 1000 data points X (grey), titled with step, modes, hq."""
+    names = list(dict.fromkeys(m for m, _ in runs))
+    fig, axes = plt.subplots(
+        len(names),
+        len(cols),
+        figsize=(2.0 * len(cols), 2.5 * len(names)),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
+    for row, method in enumerate(names):
+        run = runs[method, seed]
+        steps = run["hist"]["snapshot_steps"]
+        for ax, c in zip(axes[row], cols):
+            ax.scatter(*X[:1000].T, s=2, color="0.75")
+            ax.scatter(*run["hist"]["snapshots"][c].T, s=1, alpha=0.25, color="C0")
+            ax.set_title(
+                f"{method}, step {steps[c]}\n{int(run['modes'][c])} modes, hq {run['hq'][c]:.2f}",
+                fontsize=8,
+            )
+            ax.set_xlim(-3.2, 3.2)
+            ax.set_ylim(-3.2, 3.2)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout(h_pad=2.0)
+    return fig
+
+
+@validate(runs=Instance(dict), true_hq=Real(low=0, high=1))
+def plot_ring_curves(runs, true_hq):
+    """Modes covered (left) and high-quality fraction (right) against the training step, one
+    line per run of ``runs`` (``ring_experiment``), colour by method; ``true_hq`` dotted."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    colors = dict(zip(dict.fromkeys(m for m, _ in runs), ["C3", "C2", "C0", "C1", "C4"]))
+    seen = set()
+    for (method, _), run in runs.items():
+        label = None if method in seen else method
+        seen.add(method)
+        steps = run["hist"]["snapshot_steps"]
+        axes[0].plot(steps, run["modes"], color=colors[method], alpha=0.6, label=label)
+        axes[1].plot(steps, run["hq"], color=colors[method], alpha=0.6, label=label)
+    axes[0].set_ylabel("modes covered (of 8)")
+    axes[1].set_ylabel("high-quality fraction")
+    axes[1].axhline(true_hq, color="k", ls=":", lw=1, label="true distribution")
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- harnesses
+@validate(a=Array(ndim=1, finite=False), digits=Integer(minimum=20))
+def exact_log_sigmoid(a: np.ndarray, digits: int = 50) -> np.ndarray:
+    """GA1's reference: log D = log(1 / (1 + e^-a)) and log(1 - D) = log(e^-a / (1 + e^-a))
+    by the definition in ``digits``-digit decimal arithmetic (no softplus), rounded to
+    float64. a (N,) finite logits -> array (N, 2)."""
+    from decimal import Decimal, localcontext
+
+    out = []
+    with localcontext() as ctx:
+        ctx.prec = digits
+        for ai in a:
+            t = Decimal(-float(ai)).exp()  # e^{-a}
+            out.append((float((1 / (1 + t)).ln()), float((t / (1 + t)).ln())))
+    return np.array(out)
+
+
+@validate(
+    logit=Function("(x) -> logits"),
+    thetas=Array(ndim=1),
+    z_step=Real(low=0, low_open=True),
+    z_max=Real(low=0, low_open=True),
+)
+def shifted_expectations(logit, thetas: np.ndarray, z_step: float = 0.005, z_max: float = 10.0):
+    """GA3's two generator objectives for G_theta(z) = theta + z, z ~ N(0, 1), against a fixed
+    discriminator with logit ``logit(x)`` (vectorised): J_mm = E_z[log(1 - D)] and
+    J_ns = -E_z[log D], by trapezoid sums on z in [-z_max, z_max] with step ``z_step``
+    (log D = -softplus(-a), log(1 - D) = -softplus(a)). thetas (T,) -> (J_mm, J_ns), (T,) each."""
+    from scipy import stats
+
+    z = np.linspace(-z_max, z_max, int(round(2 * z_max / z_step)) + 1)
+    w = stats.norm.pdf(z) * (z[1] - z[0])
+    a = logit(thetas[:, None] + z[None, :])
+    return -np.logaddexp(0.0, a) @ w, np.logaddexp(0.0, -a) @ w
+
+
+@validate(logit=Function("(x) -> logits"), thetas=Array(ndim=1), points=Array(ndim=1))
+def quad_expectations(logit, thetas: np.ndarray, points=(0.0, 5.0)) -> np.ndarray:
+    """The same two expectations as ``shifted_expectations`` by SciPy's adaptive ``quad``
+    (over theta +- 12, breakpoints ``points``, tolerances 1e-13): array (T, 2)."""
+    from scipy import integrate, stats
+
+    def expect(f, t):
+        return integrate.quad(
+            lambda x: f(x) * stats.norm.pdf(x, t, 1.0),
+            t - 12,
+            t + 12,
+            points=list(points),
+            limit=400,
+            epsabs=1e-13,
+            epsrel=1e-13,
+        )[0]
+
+    return np.array(
+        [
+            [
+                expect(lambda x: -np.logaddexp(0.0, logit(x)), t),
+                expect(lambda x: np.logaddexp(0.0, -logit(x)), t),
+            ]
+            for t in thetas
+        ]
+    )
+
+
+@validate(
+    p_r=Array(ndim=1),
+    p_theta=Array(ndim=1),
+    logits=Instance(dict),
+    x=Array(ndim=1),
+    dx=Real(low=0, low_open=True),
+    n_directions=Integer(minimum=1),
+    seed=Integer(minimum=0),
+    h=Real(low=0, low_open=True),
+)
+def directional_derivatives(p_r, p_theta, logits, x, dx, n_directions=20, seed=5, h=1e-4):
+    """GA5's stationarity test: for each discriminator logit a (x,) in ``logits`` (name -> a),
+    the central differences (V(a + h delta) - V(a - h delta)) / 2h of the library's
+    ``value_function`` along ``n_directions`` smooth directions delta (each a sum of 5
+    Gaussian bumps: centres U(-6, 6), widths U(0.5, 2), standard normal weights, drawn from
+    ``np.random.default_rng(seed)``). Returns name -> array (n_directions,)."""
+    from unsupervised.gan import value_function
+
+    rng = np.random.default_rng(seed)
+    directions = []
+    for _ in range(n_directions):
+        c, w, s = rng.uniform(-6, 6, 5), rng.standard_normal(5), rng.uniform(0.5, 2.0, 5)
+        directions.append((w * np.exp(-0.5 * ((x[:, None] - c) / s) ** 2)).sum(axis=1))
+
+    def V(a):
+        return value_function(p_r, p_theta, a, dx, logits=True)
+
+    return {
+        name: np.array([(V(a + h * d) - V(a - h * d)) / (2 * h) for d in directions])
+        for name, a in logits.items()
+    }
+
+
+@validate(
+    ks=Array(ndim=1), w_nodes=Array(ndim=1), w_weights=Array(ndim=1), theta=Real(), edge=Real()
+)
+def sigmoid_family(ks, w_nodes, w_weights, theta=3.0, edge=1.5) -> dict:
+    """GA7 (2): discriminators D_k(x) = sigmoid(k (edge - x)) for real samples w and generated
+    samples theta + w (w on the nodes ``w_nodes`` with quadrature weights ``w_weights``).
+    D* = 1 on the real support, 0 on the generated one, with x-derivative 0 on both.
+
+    Returns arrays (len(ks),): "sup_val" (sup |D_k - D*|), "sup_grad" (sup |dD_k/dx|) over
+    both supports, "eps" (their sum), "g_mm" = k E[D_k(theta + w)] and
+    "g_ns" = k E[1 - D_k(theta + w)] (|d/dtheta| of the two generator losses, closed form)."""
+    rows = []
+    for k in ks:
+        d_fake = 1 / (1 + np.exp(-k * (edge - (theta + w_nodes))))
+        d_real = 1 / (1 + np.exp(-k * (edge - w_nodes)))
+        sup_val = max(d_fake.max(), (1 - d_real).max())
+        sup_grad = max((k * d_fake * (1 - d_fake)).max(), (k * d_real * (1 - d_real)).max())
+        rows.append(
+            (
+                sup_val,
+                sup_grad,
+                sup_val + sup_grad,
+                k * np.sum(w_weights * d_fake),
+                k * np.sum(w_weights * (1 - d_fake)),
+            )
+        )
+    rows = np.array(rows)
+    return dict(zip(["sup_val", "sup_grad", "eps", "g_mm", "g_ns"], rows.T))
+
+
+@validate(vs=Array(ndim=1), ss=Array(ndim=1), w_nodes=Array(ndim=1), theta=Real())
+def point_mass_family(vs, ss, w_nodes, theta=3.0) -> dict:
+    """GA7 (2), the nearly tight family: G_theta(z) = theta (a point mass) and
+    D(x) = sigmoid(k (c - x)) with D(theta) = v and dD/dx(theta) = -s (k = s / (v (1 - v)),
+    c = theta + logit(v) / k); real samples on ``w_nodes``. The minimax gradient is the
+    library's ``generator_loss(., "minimax")`` differentiated by autograd at theta.
+
+    Returns arrays (len(vs),): "eps" (sup |D - D*| + sup |dD/dx| over both supports),
+    "sup_val", "grad" (|d/dtheta| of the minimax loss)."""
+    from unsupervised.gan import generator_loss
+
+    out = {"eps": [], "sup_val": [], "grad": []}
+    for v, s in zip(vs, ss):
+        k = s / (v * (1 - v))
+        c = theta + np.log(v / (1 - v)) / k
+        d_real = 1 / (1 + np.exp(-k * (c - w_nodes)))
+        th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(generator_loss((k * (c - th)).reshape(1), "minimax"), th)
+        d_at = torch.sigmoid(k * (c - th)).item()
+        sup_val = max(d_at, (1 - d_real).max())
+        sup_grad = max(k * d_at * (1 - d_at), (k * d_real * (1 - d_real)).max())
+        out["eps"].append(sup_val + sup_grad)
+        out["sup_val"].append(sup_val)
+        out["grad"].append(abs(g.item()))
+    return {key: np.array(v) for key, v in out.items()}
