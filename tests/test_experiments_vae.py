@@ -320,3 +320,15 @@ def test_figures_are_drawn(lg, vae):
     for fig in figs:
         assert isinstance(fig, matplotlib.figure.Figure) and fig.axes
     assert len(figs[0].axes[0].lines) == 3  # the mixture's density and its two components
+
+
+def test_q_family_holds_four_gaussians_per_point(lg):
+    post = lg.posterior(lg.sample(3, generator=torch.Generator().manual_seed(9)))
+    family = experiment.q_family(post, np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    means = rng.standard_normal((3, 2))
+    torch.testing.assert_close(family["random Gaussian"][0], torch.tensor(means))
+    torch.testing.assert_close(family["posterior, 4x cov"][1], 4 * post.covariance_matrix)
+    for m, S in family.values():
+        assert m.shape == (3, 2) and S.shape == (3, 2, 2)
+        assert torch.linalg.eigvalsh(S).min() > 0

@@ -39,6 +39,7 @@ __all__ = [
     "curve_square_counts",
     "kl_by_quadrature",
     "joint_moments_two_ways",
+    "q_family",
     "sample_moments",
     "sigma_lower_bound",
     "kl_relative_error",
@@ -226,6 +227,25 @@ def joint_moments_two_ways(model: LinearGaussian, n: int, seed: int = 1) -> dict
         [torch.cat([torch.eye(k, dtype=F64), W.T], 1), torch.cat([W, C_x], 1)], 0
     )
     return out
+
+
+@validate(posterior=Instance(MultivariateNormal), rng=Instance(np.random.Generator))
+def q_family(posterior: MultivariateNormal, rng: np.random.Generator) -> dict:
+    """Four Gaussian q per point for the VA2 check, from the posterior N(m_n, S) of N points in
+    k dimensions: the posterior itself, the prior N(0, I), a random Gaussian (means standard
+    normal, covariances ``random_spd``, drawn from ``rng`` in that order) and the posterior with
+    4 times its covariance. Returns {name: (mean (N, k), cov (N, k, k))}."""
+    m, S = posterior.mean, posterior.covariance_matrix
+    N, k = m.shape
+    return {
+        "posterior": (m, S),
+        "prior N(0, I)": (torch.zeros(N, k, dtype=F64), torch.eye(k, dtype=F64).expand(N, -1, -1)),
+        "random Gaussian": (
+            torch.tensor(rng.standard_normal((N, k))),
+            torch.tensor(np.stack([random_spd(rng, k) for _ in range(N)])),
+        ),
+        "posterior, 4x cov": (m, 4 * S),
+    }
 
 
 @validate(
