@@ -91,6 +91,16 @@ def test_gaussian_mle_equals_sample_mean_and_biased_covariance():
     np.testing.assert_allclose(cov, np.cov(X, rowvar=False, bias=True), rtol=1e-12)
 
 
+def test_gaussian_mle_of_a_batch_equals_each_data_set_s_mle():
+    # A batch (B, N, d) gives, per data set, numpy's mean and biased covariance.
+    X = np.random.default_rng(3).standard_normal((4, 30, 2)) * [1.0, 3.0]
+    mean, cov = gaussian_mle(X)
+    assert mean.shape == (4, 2) and cov.shape == (4, 2, 2)
+    for b in range(4):
+        np.testing.assert_allclose(mean[b], X[b].mean(axis=0), rtol=1e-13)
+        np.testing.assert_allclose(cov[b], np.cov(X[b], rowvar=False, bias=True), rtol=1e-12)
+
+
 def test_gradient_of_log_likelihood_vanishes_at_the_mle():
     # DE2: central finite differences of the total log-likelihood in every direction of the
     # mean and of the (symmetric) covariance are ~0 at the MLE, and clearly not 0 nearby.

@@ -192,8 +192,8 @@ MUTANTS = [
     Mutant(
         "DE2",
         "density.py",
-        "cov = centred.T @ centred / X.shape[0]",
-        "cov = centred.T @ centred / (X.shape[0] - 1)",
+        "cov = np.swapaxes(centred, -1, -2) @ centred / X.shape[-2]",
+        "cov = np.swapaxes(centred, -1, -2) @ centred / (X.shape[-2] - 1)",
         "MLE covariance divided by N - 1",
     ),
     Mutant(

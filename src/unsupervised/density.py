@@ -60,7 +60,7 @@ def _log_ball_volume(d, log_r):
 
 
 # --------------------------------------------------------------------------- parametric
-@validate(X=_DATA)
+@validate(X=Array(ndim=(2, 3)))
 def gaussian_mle(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood mean and covariance of a Gaussian (DE2 for the Gaussian family).
 
@@ -70,16 +70,17 @@ def gaussian_mle(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    X : array of shape (N, d); 1-D data as a column, ``x.reshape(-1, 1)``
+    X : array of shape (N, d), or (B, N, d) for B data sets at once; 1-D data as a column,
+        ``x.reshape(-1, 1)``
 
     Returns
     -------
-    mean : array of shape (d,)
-    cov : array of shape (d, d)
+    mean : array of shape (d,) (or (B, d))
+    cov : array of shape (d, d) (or (B, d, d))
     """
-    mean = X.mean(axis=0)
-    centred = X - mean
-    cov = centred.T @ centred / X.shape[0]
+    mean = X.mean(axis=-2)
+    centred = X - mean[..., None, :]
+    cov = np.swapaxes(centred, -1, -2) @ centred / X.shape[-2]
     return mean, cov
 
 
