@@ -143,3 +143,53 @@ def test_figures_return_figures():
     for fig, n in zip(figs, [3, 2, 2, 2, 2]):
         assert isinstance(fig, plt.Figure) and len(fig.axes) == n
         plt.close(fig)
+
+
+def test_central_gradient_of_a_quadratic():
+    g = experiment.central_gradient(lambda t: t[0] ** 2 + 3 * t[1], np.array([1.5, -2.0]))
+    np.testing.assert_allclose(g, [3.0, 3.0], rtol=1e-9)
+
+
+def test_ga10_readings_match_direct_sums_and_the_gradient_identity():
+    x = np.linspace(-12, 12, 6001)
+    dx = x[1] - x[0]
+    p_r = 0.4 * stats.norm.pdf(x, -2, 0.8) + 0.6 * stats.norm.pdf(x, 2, 1.0)
+    p_r /= p_r.sum() * dx
+    t0 = np.array([0.5, math.log(1.2)])
+    r = experiment.ga10_readings(p_r, x, dx, t0)
+    q = stats.norm.pdf(x, 0.5, 1.2)
+    q /= q.sum() * dx
+    m = 0.5 * (p_r + q)
+    kl = np.sum(q * np.log(q / p_r)) * dx
+    js = 0.5 * np.sum(p_r * np.log(p_r / m)) * dx + 0.5 * np.sum(q * np.log(q / m)) * dx
+    assert r["target"](t0) == pytest.approx(kl - 2 * js, abs=1e-10)
+    assert r["value"](t0) == pytest.approx(np.sum(q * np.log(p_r / (p_r + q))) * dx, abs=1e-10)
+    g = {k: experiment.central_gradient(r[k], t0) for k in ("frozen", "target", "real", "through")}
+    np.testing.assert_allclose(g["frozen"], -g["target"], atol=1e-6)
+    np.testing.assert_allclose(g["through"] + g["real"], 0.0, atol=1e-6)
+
+
+def test_gradient_while_d_trains_records_autograd_of_the_losses():
+    from unsupervised.gan import Discriminator
+
+    w = torch.linspace(-0.9, 0.9, 16)
+    out = experiment.gradient_while_d_trains(w, w, theta=3.0, steps=2, every=1, lr=1e-3, seed=1)
+    assert list(out["steps"]) == [0, 1, 2] and out["grads"].shape == (3, 2)
+    D = Discriminator(data_dim=1, hidden=(32, 32), seed=1)
+    theta = torch.tensor(3.0, requires_grad=True)
+    a = D((theta + w).unsqueeze(1))
+    (g,) = torch.autograd.grad(torch.nn.functional.logsigmoid(-a).mean(), theta)  # log(1 - D)
+    assert out["grads"][0, 0] == pytest.approx(abs(g.item()), rel=1e-5)
+
+
+def test_fit_discriminator_learns_a_separable_pair():
+    def real(n, gen):
+        return (2.0 + 0.1 * torch.randn(n, generator=gen)).unsqueeze(1)
+
+    def fake(n, gen):
+        return (-2.0 + 0.1 * torch.randn(n, generator=gen)).unsqueeze(1)
+
+    x = torch.tensor([[-2.0], [2.0]])
+    out = experiment.fit_discriminator(real, fake, x, steps=200, batch=32, lr=1e-2)
+    assert out["trained"][0] < 0.05 and out["trained"][1] > 0.95  # D* = 0 and 1 there
+    assert out["untrained"].shape == (2,) and out["loss"] < 0.1

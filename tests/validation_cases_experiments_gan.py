@@ -70,3 +70,32 @@ case(experiment.plot_js_saturation, _x, _x, _x, _x[:3], np.ones((3, 2)))
 case(experiment.plot_kl_fits, _x, _x, np.ones((3, 2)), _x, _x, _x)
 case(experiment.plot_ring_snapshots, _runs, _ring, seed=0, cols=[0, 1])
 case(experiment.plot_ring_curves, _runs, 0.9)
+case(
+    experiment.ga10_readings,
+    np.exp(-(_x**2)) / np.exp(-(_x**2)).sum() / 0.3,
+    _x,
+    0.3,
+    np.array([0.0, 0.0]),
+)
+case(experiment.central_gradient, np.sum, np.array([1.0, 2.0]), h=1e-3)
+case(
+    experiment.gradient_while_d_trains,
+    torch.linspace(-1, 1, 8),
+    torch.linspace(-1, 1, 8),
+    theta=3.0,
+    steps=1,
+    every=1,
+    lr=1e-3,
+    seed=0,
+)
+case(
+    experiment.fit_discriminator,
+    lambda n, g: torch.randn(n, 1, generator=g),
+    lambda n, g: torch.randn(n, 1, generator=g) + 1,
+    torch.zeros(3, 1),
+    steps=2,
+    batch=4,
+    lr=1e-3,
+    seed=0,
+    data_seed=0,
+)

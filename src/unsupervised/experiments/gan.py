@@ -15,6 +15,7 @@ from torch import nn
 
 from unsupervised._validation import (
     Array,
+    Density,
     Function,
     Instance,
     Integer,
@@ -38,6 +39,10 @@ __all__ = [
     "directional_derivatives",
     "sigmoid_family",
     "point_mass_family",
+    "ga10_readings",
+    "central_gradient",
+    "gradient_while_d_trains",
+    "fit_discriminator",
     "plot_generator_losses",
     "plot_digits",
     "plot_discriminator_fit",
@@ -561,3 +566,124 @@ def point_mass_family(vs, ss, w_nodes, theta=3.0) -> dict:
         out["sup_val"].append(sup_val)
         out["grad"].append(abs(g.item()))
     return {key: np.array(v) for key, v in out.items()}
+
+
+@validate(
+    p_r=Density(), x=Array(ndim=1), dx=Real(low=0, low_open=True), theta0=Array(ndim=1, shape=(2,))
+)
+def ga10_readings(p_r, x, dx, theta0) -> dict:
+    """GA9/GA10's functions of theta = (mu, log s), p_theta = N(mu, s^2) normalised on the grid
+    x (p_r (x,) normalised there too, cell width dx), with D*_theta from the library's
+    ``optimal_discriminator`` (logit form) and ``kl_divergence``/``js_divergence``.
+
+    Returns name -> callable theta -> float: "frozen" F = E_p_theta[log D*_theta0], "value"
+    L' = E_p_theta[log D*_theta], "real" E_p_r[log D*_theta], "through"
+    E_p_theta0[log D*_theta], "target" KL(p_theta || p_r) - 2 JS(p_r || p_theta), "rev_kl"
+    KL(p_theta || p_r) and "two_js" 2 JS(p_r || p_theta)."""
+    from scipy import stats
+
+    from unsupervised.divergences import js_divergence, kl_divergence
+    from unsupervised.gan import optimal_discriminator
+
+    def pt(t):
+        q = stats.norm.pdf(x, t[0], np.exp(t[1]))
+        return q / (q.sum() * dx)
+
+    def log_d(t):
+        return -np.logaddexp(0, -optimal_discriminator(p_r, pt(t), logit=True))
+
+    frozen, pt0 = log_d(theta0), pt(theta0)
+    return {
+        "frozen": lambda t: np.sum(pt(t) * frozen) * dx,
+        "value": lambda t: np.sum(pt(t) * log_d(t)) * dx,
+        "real": lambda t: np.sum(p_r * log_d(t)) * dx,
+        "through": lambda t: np.sum(pt0 * log_d(t)) * dx,
+        "target": lambda t: kl_divergence(pt(t), p_r, dx) - 2 * js_divergence(p_r, pt(t), dx),
+        "rev_kl": lambda t: kl_divergence(pt(t), p_r, dx),
+        "two_js": lambda t: 2 * js_divergence(p_r, pt(t), dx),
+    }
+
+
+@validate(f=Function("(t) -> float"), t=Array(ndim=1), h=Real(low=0, low_open=True))
+def central_gradient(f, t, h=1e-4) -> np.ndarray:
+    """The central-difference gradient (f(t + h e_i) - f(t - h e_i)) / 2h, shape of t."""
+    e = np.eye(len(t)) * h
+    return np.array([(f(t + e[i]) - f(t - e[i])) / (2 * h) for i in range(len(t))])
+
+
+@validate(
+    w_real=Tensor(ndim=1),
+    w_fake=Tensor(ndim=1),
+    theta=Real(),
+    steps=Integer(minimum=1),
+    every=Integer(minimum=1),
+    lr=Real(low=0, low_open=True),
+    seed=Integer(minimum=0),
+)
+def gradient_while_d_trains(w_real, w_fake, theta=3.0, steps=1000, every=25, lr=5e-3, seed=1):
+    """GA7 (3): train ``Discriminator(data_dim=1, hidden=(32, 32), seed=seed)`` with Adam (lr)
+    on the library's ``discriminator_loss`` for real samples w_real (N,) against the fixed
+    generated samples theta + w_fake (M,); every ``every`` steps (and at step 0) record
+    |d/dtheta| of the two generator losses (``generator_loss``, minimax and non-saturating).
+
+    Returns {"steps" (T,), "grads" (T, 2): minimax, non-saturating, "d_loss": the last loss}."""
+    from unsupervised.gan import discriminator_loss, generator_loss
+
+    w_real, w_fake = w_real.float(), w_fake.float()
+    x_real = w_real.unsqueeze(1)
+    theta_t = torch.tensor(float(theta), requires_grad=True)
+    D = Discriminator(data_dim=1, hidden=(32, 32), seed=seed)
+    opt = torch.optim.Adam(D.parameters(), lr=lr)
+    rec_steps, grads = [], []
+    for step in range(steps + 1):
+        if step % every == 0:
+            a_f = D((theta_t + w_fake).unsqueeze(1))
+            (g_m,) = torch.autograd.grad(generator_loss(a_f, "minimax"), theta_t, retain_graph=True)
+            (g_n,) = torch.autograd.grad(generator_loss(a_f, "non_saturating"), theta_t)
+            rec_steps.append(step)
+            grads.append((abs(g_m.item()), abs(g_n.item())))
+        loss = discriminator_loss(D(x_real), D((theta_t.detach() + w_fake).unsqueeze(1)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return {"steps": np.array(rec_steps), "grads": np.array(grads), "d_loss": loss.item()}
+
+
+@validate(
+    sample_real=Function("(n, generator) -> (n, 1)"),
+    sample_fake=Function("(n, generator) -> (n, 1)"),
+    x_eval=Tensor(ndim=2),
+    steps=Integer(minimum=1),
+    batch=Integer(minimum=1),
+    lr=Real(low=0, low_open=True),
+    seed=Integer(minimum=0),
+    data_seed=Integer(minimum=0),
+)
+def fit_discriminator(
+    sample_real, sample_fake, x_eval, steps=1500, batch=512, lr=3e-3, seed=0, data_seed=6
+) -> dict:
+    """GA5 (2): train ``Discriminator(data_dim=1, hidden=(64, 64), seed=seed)`` on the library's
+    ``discriminator_loss``, ``batch`` real and ``batch`` generated samples per step (both drawn
+    with one ``torch.Generator`` seeded ``data_seed``), Adam with the learning rate annealed
+    from lr to 0 by a cosine over ``steps``. Returns sigmoid(logit) on x_eval (E, 1) before
+    ("untrained", (E,)) and after ("trained") training, and the last "loss"."""
+    from unsupervised.gan import discriminator_loss
+
+    D = Discriminator(data_dim=1, hidden=(64, 64), seed=seed)
+    opt = torch.optim.Adam(D.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    gen = torch.Generator().manual_seed(data_seed)
+    x_eval = x_eval.float()
+    with torch.no_grad():
+        untrained = torch.sigmoid(D(x_eval)).numpy()
+    for _ in range(steps):
+        real = sample_real(batch, gen)
+        fake = sample_fake(batch, gen)
+        loss = discriminator_loss(D(real), D(fake))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        trained = torch.sigmoid(D(x_eval)).numpy()
+    return {"untrained": untrained, "trained": trained, "loss": loss.item()}
