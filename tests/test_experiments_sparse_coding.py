@@ -183,3 +183,35 @@ def test_nonzeros_factor_and_same_error_gain():
     ref = np.array([[3.0, 0.1], [1.0, 0.5]])
     gain = experiment.same_error_gain(ref, np.array([[4.0, 0.3], [1.0, 0.9]]))
     assert gain[0] == pytest.approx(4.0 / 2.0 - 1) and np.isnan(gain[1])
+
+
+def test_solver_histories_start_at_zero_and_reach_the_optimum(problem):
+    X, A = problem
+    h = experiment.solver_histories(X, A, 0.5, 3000, 800)
+    assert (
+        len(h["hist_ista"]) <= 3001 and len(h["hist_fista"]) <= 801
+    )  # tol=0: stops once F is flat
+    assert h["hist_ista"][0] == pytest.approx(np.sum(X**2))  # Z_0 = 0
+    np.testing.assert_allclose(h["F_star"], sc.objective(X, A, h["Z_star"], 0.5))
+    np.testing.assert_allclose(h["hist_fista"][-1], h["F_star"], rtol=1e-8)
+    np.testing.assert_allclose(h["hist_ista"][-1], h["F_star"], rtol=1e-8)
+
+
+def test_whitened_patches_are_scaled_and_share_the_transform():
+    from unsupervised.datasets import image_patches
+
+    P = experiment.whitened_patches(500, 50)
+    assert P["X"].shape == (500, 64) and P["X_test"].shape == (50, 64)
+    assert np.mean(np.sum(P["X"] ** 2, axis=1)) == pytest.approx(1.0)
+    np.testing.assert_array_equal(P["raw_train"], image_patches(500, seed=0, downscale=3))
+    # the same linear map on both sets: applied to the training patches it gives X
+    ratio = P["X_white"] / P["X"]
+    np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-10)
+
+
+def test_encoder_comparison_agrees_with_scikit_learn(problem):
+    X, A = problem
+    c = experiment.encoder_comparison(X, A, 0.5)
+    assert abs(c["F_as"] - c["F_cd"]) / c["F_cd"] < 1e-6
+    assert c["t_as"] >= 0 and c["rounds"] >= 1 and len(c["h_fista"]) <= 3001
+    np.testing.assert_allclose(c["F_as"], sc.objective(X, A, c["Z_as"], 0.5))

@@ -53,3 +53,6 @@ case(experiment.plot_sparsity_curves, np.ones(3), np.ones(3), np.ones((2, 2)), n
 case(experiment.toy_local_minimum, [[1.0, 0.8]], [3.0], 1.0, [0.0, 0.0])
 case(experiment.nonzeros_factor, [1.0, 2.0, 3.0], [0.5, 0.2, 0.1], [[2.0, 0.3], [1.0, 0.6]])
 case(experiment.same_error_gain, [[3.0, 0.1], [1.0, 0.5]], [[2.0, 0.3], [1.5, 0.4]])
+case(experiment.solver_histories, _X, _A, 0.5, 3, 4)
+case(experiment.whitened_patches, 20, 5, eps=0.1, downscale=3)
+case(experiment.encoder_comparison, _X, _A, 0.5)

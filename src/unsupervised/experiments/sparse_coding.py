@@ -13,6 +13,7 @@ with an independent reference in the notebook; what is computed here is evidence
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -20,15 +21,18 @@ import numpy as np
 import scipy.integrate
 import scipy.optimize
 import torch
+from sklearn.decomposition import sparse_encode
 
 from .._validation import Array, Choice, Function, Integer, Real, validate
+from ..datasets import image_patches
 from ..plotting import image_grid
-from ..sparse_coding import encode, objective
+from ..sparse_coding import encode, objective, sklearn_alpha, zca_whitening
 
 __all__ = [
     "optimality_gaps",
     "prior_masses",
     "smooth_penalty_evidence",
+    "solver_histories",
     "ista_run",
     "code_hessians",
     "newton_polish",
@@ -45,6 +49,8 @@ __all__ = [
     "nonzeros_factor",
     "same_error_gain",
     "timed",
+    "whitened_patches",
+    "encoder_comparison",
     "plot_penalties",
     "plot_convergence",
     "plot_learned",
@@ -520,3 +526,81 @@ def same_error_gain(reference, other) -> np.ndarray:
     inside = (other[:, 1] >= err_ref[0]) & (other[:, 1] <= err_ref[-1])
     gain = other[:, 0] / np.interp(other[:, 1], err_ref, nnz_ref) - 1
     return np.where(inside, gain, np.nan)
+
+
+@validate(
+    X=Array(ndim=2),
+    A=Array(ndim=2),
+    eta=_POS,
+    k_ista=Integer(minimum=1),
+    k_fista=Integer(minimum=1),
+)
+def solver_histories(X, A, eta: float, k_ista: int, k_fista: int) -> dict:
+    """The library's l1 encoders on X (N, d) with the dictionary A (SC6): ``Z_star`` the
+    default (active-set) codes (N, p) and ``F_star`` their objective, and the objective after
+    every iteration of ``encode(..., method="ista" / "fista", tol=0)`` run for ``k_ista`` /
+    ``k_fista`` iterations from zero: ``hist_ista`` (k_ista + 1,), ``hist_fista`` (k_fista + 1,),
+    shorter if the solver stops once F no longer changes in float64."""
+    if X.shape[1] != A.shape[0]:
+        raise ValueError(f"A: expected {X.shape[1]} rows (X's width), got {A.shape[0]}")
+    Z_star = encode(X, A, eta)
+    hist = {
+        m: np.asarray(encode(X, A, eta, method=m, max_iter=k, tol=0, return_history=True)[1])
+        for m, k in (("ista", k_ista), ("fista", k_fista))
+    }
+    return dict(
+        Z_star=Z_star,
+        F_star=objective(X, A, Z_star, eta),
+        hist_ista=hist["ista"],
+        hist_fista=hist["fista"],
+    )
+
+
+@validate(
+    n_train=Integer(minimum=2),
+    n_test=Integer(minimum=1),
+    eps=Real(low=0, open=True),
+    downscale=Integer(minimum=1),
+)
+def whitened_patches(n_train: int, n_test: int, eps: float = 0.1, downscale: int = 3) -> dict:
+    """The chapter's data: 8x8 mean-removed patches of scikit-learn's two photos
+    (``datasets.image_patches``, seeds 0 for training and 1 for the held-out set, ``downscale``),
+    ZCA-whitened with the training set's transform (``zca_whitening``, ``eps``) and scaled so
+    the training patches' mean squared norm is 1. Returns ``X`` (n_train, 64), ``X_test``
+    (n_test, 64), and ``raw_train``, ``X_white`` (before the scaling) for the whitening check."""
+    raw_train = image_patches(n_train, seed=0, downscale=downscale)
+    raw_test = image_patches(n_test, seed=1, downscale=downscale)
+    X_white, W = zca_whitening(raw_train, eps=eps)
+    scale = np.sqrt(np.mean(np.sum(X_white**2, axis=1)))
+    X_test = (raw_test - raw_train.mean(axis=0)) @ W / scale
+    return dict(X=X_white / scale, X_test=X_test, raw_train=raw_train, X_white=X_white)
+
+
+@validate(X=Array(ndim=2), A=Array(ndim=2), eta=_POS)
+def encoder_comparison(X, A, eta: float) -> dict:
+    """The three l1 encoders on X (N, d) with the dictionary A (SC6), timed (``timed``): the
+    library's default active set (best of 2; ``t_as``, codes ``Z_as``, objective ``F_as``,
+    ``rounds`` its number of rounds), its FISTA for 3000 iterations with tol=0 (one run;
+    ``t_fista``, ``h_fista`` the objective per iteration) and scikit-learn's ``sparse_encode``
+    with ``lasso_cd`` and ``alpha = sklearn_alpha(eta)`` (best of 2; ``t_cd``, ``F_cd``)."""
+    if X.shape[1] != A.shape[0]:
+        raise ValueError(f"A: expected {X.shape[1]} rows (X's width), got {A.shape[0]}")
+    t_as, Z_as = timed(lambda: encode(X, A, eta))
+    fista = lambda: encode(X, A, eta, method="fista", max_iter=3000, tol=0, return_history=True)
+    t_fista, (_, h_fista) = timed(fista, repeat=1)
+    _, rounds = encode(X, A, eta, return_history=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lasso_cd's convergence notices
+        t_cd, Z_cd = timed(
+            lambda: sparse_encode(X, A.T, algorithm="lasso_cd", alpha=sklearn_alpha(eta))
+        )
+    return dict(
+        t_as=t_as,
+        Z_as=Z_as,
+        F_as=objective(X, A, Z_as, eta),
+        rounds=len(rounds),
+        t_fista=t_fista,
+        h_fista=np.asarray(h_fista),
+        t_cd=t_cd,
+        F_cd=objective(X, A, Z_cd, eta),
+    )
