@@ -193,3 +193,16 @@ def test_fit_discriminator_learns_a_separable_pair():
     out = experiment.fit_discriminator(real, fake, x, steps=200, batch=32, lr=1e-2)
     assert out["trained"][0] < 0.05 and out["trained"][1] > 0.95  # D* = 0 and 1 there
     assert out["untrained"].shape == (2,) and out["loss"] < 0.1
+
+
+def test_gaussian_kl_fits_forward_is_moment_matching():
+    x = np.linspace(-15, 15, 6001)
+    dx = x[1] - x[0]
+    p = 0.35 * stats.norm.pdf(x, -3, 0.8) + 0.65 * stats.norm.pdf(x, 2, 1.0)
+    fits = experiment.gaussian_kl_fits(p, x, dx, reverse_starts=[[2.0, 0.0], [-3.0, 0.0]])
+    mean = 0.35 * -3 + 0.65 * 2
+    sd = math.sqrt(0.35 * (0.64 + 9) + 0.65 * (1 + 4) - mean**2)
+    assert abs(fits["forward"].x[0] - mean) < 1e-4
+    assert abs(math.exp(fits["forward"].x[1]) - sd) < 1e-4
+    assert abs(fits["reverse"][0].x[0] - 2) < 0.1 and abs(fits["reverse"][1].x[0] + 3) < 0.1
+    assert fits["reverse_kl"](fits["reverse"][0].x) == pytest.approx(fits["reverse"][0].fun)

@@ -99,3 +99,11 @@ case(
     seed=0,
     data_seed=0,
 )
+case(
+    experiment.gaussian_kl_fits,
+    np.exp(-(_x**2)),
+    _x,
+    0.3,
+    forward_start=[0.0, 0.0],
+    reverse_starts=[[0.0, 0.0]],
+)

@@ -8,6 +8,8 @@ computed and return the Figure. Formula IDs refer to book/formulas.yml (GA1-GA11
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -43,6 +45,7 @@ __all__ = [
     "central_gradient",
     "gradient_while_d_trains",
     "fit_discriminator",
+    "gaussian_kl_fits",
     "plot_generator_losses",
     "plot_digits",
     "plot_discriminator_fit",
@@ -687,3 +690,36 @@ def fit_discriminator(
     with torch.no_grad():
         trained = torch.sigmoid(D(x_eval)).numpy()
     return {"untrained": untrained, "trained": trained, "loss": loss.item()}
+
+
+@validate(
+    p_r=Density(),
+    x=Array(ndim=1),
+    dx=Real(low=0, low_open=True),
+    forward_start=Array(ndim=1, shape=(2,)),
+    reverse_starts=Array(ndim=2, shape=(None, 2)),
+)
+def gaussian_kl_fits(p_r, x, dx, forward_start=(0.0, 0.0), reverse_starts=((0.0, 0.0),)) -> dict:
+    """GA8 (2): fit N(mu, s^2), parameters t = (mu, log s), to p_r on the grid x (step dx)
+    under the forward KL(p_r || p_theta) and the reverse KL(p_theta || p_r) (the library's
+    ``kl_divergence``) with Nelder-Mead (xatol 1e-8, fatol 1e-13) from the given starts.
+
+    Returns {"forward": OptimizeResult, "reverse": [OptimizeResult per start],
+    "forward_kl", "reverse_kl": the two objectives t -> float}."""
+    from scipy import optimize, stats
+
+    from unsupervised.divergences import kl_divergence
+
+    def forward_kl(t):
+        return kl_divergence(p_r, stats.norm.pdf(x, t[0], math.exp(t[1])), dx)
+
+    def reverse_kl(t):
+        return kl_divergence(stats.norm.pdf(x, t[0], math.exp(t[1])), p_r, dx)
+
+    nm = dict(method="Nelder-Mead", options=dict(xatol=1e-8, fatol=1e-13, maxiter=4000))
+    return {
+        "forward": optimize.minimize(forward_kl, list(forward_start), **nm),
+        "reverse": [optimize.minimize(reverse_kl, list(s), **nm) for s in reverse_starts],
+        "forward_kl": forward_kl,
+        "reverse_kl": reverse_kl,
+    }
