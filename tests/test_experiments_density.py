@@ -9,7 +9,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import stats
 from scipy.special import digamma
 
 from unsupervised.datasets import GaussianMixture
@@ -247,7 +247,6 @@ def test_windows_per_sample_is_eight_at_spacing_h_over_8():
     x = np.random.default_rng(0).normal(size=(20, 1))
     q, counts = experiment.windows_per_sample(x, 0.5, 0.0625)
     assert np.all(counts == 8) and q.shape[1] == 1
-    integrate.trapezoid([0.0, 1.0])  # (keeps scipy.integrate imported for the tests above)
 
 
 CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
