@@ -700,8 +700,11 @@ def test_dcgan_follows_the_five_rules_of_radford_et_al():
 
     def followed_by(model, kind):
         seq = list(model.net)
-        return [i + 1 < len(seq) and isinstance(seq[i + 1], kind)
-                for i, m in enumerate(seq) if isinstance(m, conv)]
+        return [
+            i + 1 < len(seq) and isinstance(seq[i + 1], kind)
+            for i, m in enumerate(seq)
+            if isinstance(m, conv)
+        ]
 
     banned = (nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
     assert not any(isinstance(m, banned) for m in list(G.modules()) + list(D.modules()))
@@ -713,5 +716,8 @@ def test_dcgan_follows_the_five_rules_of_radford_et_al():
     assert followed_by(D, nn.BatchNorm2d) == [False, True, True, True, False]
     others = {type(m) for m in G.net if not isinstance(m, (nn.ConvTranspose2d, nn.BatchNorm2d))}
     assert others == {nn.ReLU, nn.Tanh} and isinstance(G.net[-1], nn.Tanh)
-    assert {(type(m), getattr(m, "negative_slope", None)) for m in D.net
-            if not isinstance(m, (nn.Conv2d, nn.BatchNorm2d))} == {(nn.LeakyReLU, 0.2)}
+    assert {
+        (type(m), getattr(m, "negative_slope", None))
+        for m in D.net
+        if not isinstance(m, (nn.Conv2d, nn.BatchNorm2d))
+    } == {(nn.LeakyReLU, 0.2)}
