@@ -16,3 +16,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close the figures a test drew (the plot_* functions return open Figures; pyplot keeps
+    every one alive until closed)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
