@@ -206,3 +206,108 @@ def test_gaussian_kl_fits_forward_is_moment_matching():
     assert abs(math.exp(fits["forward"].x[1]) - sd) < 1e-4
     assert abs(fits["reverse"][0].x[0] - 2) < 0.1 and abs(fits["reverse"][1].x[0] + 3) < 0.1
     assert fits["reverse_kl"](fits["reverse"][0].x) == pytest.approx(fits["reverse"][0].fun)
+
+
+def test_table_formats_aligns_and_renders_html():
+    text = experiment.table(["a", "value"], zip([1, 20], [0.5, torch.tensor(2.25)]), "d .2f")
+    assert text.splitlines() == [" a  value", " 1   0.50", "20   2.25"]
+    html = experiment.table(["x", "y"], [("G", 3)], "- d", html=True)
+    assert html == "<table><tr><th>x</th><th>y</th></tr><tr><td>G</td><td>3</td></tr></table>"
+    with pytest.raises(ValueError):
+        experiment.table(["a"], [(1, 2)], "d d")
+
+
+def test_ring_animation_has_one_frame_per_snapshot():
+    run = {
+        "hist": {"snapshot_steps": np.array([0, 5, 10]), "snapshots": np.zeros((3, 4, 2))},
+        "modes": np.array([0.0, 1.0, 2.0]),
+    }
+    X = np.random.default_rng(0).standard_normal((50, 2))
+    html = experiment.ring_animation(run, X, dpi=20)
+    assert html.count("frames[") >= 3 and "fontawesome" not in html.lower()
+    assert not plt.get_fignums() or all(plt.figure(n).axes == [] for n in plt.get_fignums())
+
+
+def test_quadratic_logit_fit_matched_moments_give_one_half():
+    x = np.linspace(-15, 15, 6001)
+    dx = x[1] - x[0]
+    p_r = 0.5 * stats.norm.pdf(x, -1, 0.5) + 0.5 * stats.norm.pdf(x, 1, 0.5)
+    sd = math.sqrt(0.25 + 1.0)
+    p_t = stats.norm.pdf(x, 0, sd)
+    best = experiment.quadratic_logit_fit(p_r, p_t, x / sd, dx, n_starts=2, seed=0)
+    assert abs(best.fun - 2 * math.log(2)) < 1e-8 and np.abs(best.x).max() < 1e-3
+    wider = experiment.quadratic_logit_fit(
+        p_r, stats.norm.pdf(x, 0, 2 * sd), x / sd, dx, n_starts=1
+    )
+    assert -wider.fun > -2 * math.log(2) + 1e-2
+
+
+def test_shifted_js_against_quad_and_log2():
+    x = np.linspace(-20, 20, 40001)
+    dx = x[1] - x[0]
+    got = experiment.shifted_js(lambda u: stats.norm.pdf(u), np.array([0.0, 1.0]), x, dx)
+
+    def integrand(u, t):
+        p, q = stats.norm.pdf(u), stats.norm.pdf(u, t)
+        m = 0.5 * (p + q)
+        return 0.5 * p * math.log(p / m) + 0.5 * q * math.log(q / m)
+
+    ref = integrate.quad(integrand, -20, 20, args=(1.0,), epsabs=1e-13)[0]
+    assert got[0] == 0.0 and abs(got[1] - ref) < 1e-9
+    box = experiment.shifted_js(lambda u: np.where(np.abs(u) < 1, 0.5, 0.0), np.array([3.0]), x, dx)
+    assert abs(box[0] - math.log(2)) < 1e-3
+
+
+def test_gradients_two_ways_known_values():
+    def f(t):
+        return t[0] ** 2 + math.exp(2 * t[1])  # mu^2 + s^2
+
+    g_log, g_s = experiment.gradients_two_ways(f, 1.5, 2.0)
+    np.testing.assert_allclose(g_log, [3.0, 8.0], atol=1e-6)  # d/d log s of s^2 = 2 s^2
+    np.testing.assert_allclose(g_s, [3.0, 4.0], atol=1e-6)
+
+
+def test_monte_carlo_value_known_values():
+    w, m, s = np.array([0.5, 0.5]), np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+    v, se = experiment.monte_carlo_value(lambda x: np.zeros_like(x), w, m, s, 0.0, 1.0, n=1000)
+    assert v == pytest.approx(-2 * math.log(2), abs=1e-15) and se < 1e-12  # D = 1/2 everywhere
+
+    def logit(x):
+        return 0.5 - x
+
+    v, se = experiment.monte_carlo_value(logit, w, m, s, 0.0, 2.0, n=200_000, seed=1)
+
+    def pr(x):
+        return 0.5 * stats.norm.pdf(x, -1, 0.5) + 0.5 * stats.norm.pdf(x, 1, 0.5)
+
+    ref = integrate.quad(lambda x: pr(x) * log_expit(logit(x)), -12, 12)[0]
+    ref += integrate.quad(lambda x: stats.norm.pdf(x, 0, 2) * log_expit(-logit(x)), -20, 20)[0]
+    assert abs(v - ref) < 4 * se
+
+
+def test_touching_boxes_js_and_slopes():
+    x = np.linspace(-5, 7, 12001)
+    js, left, right = experiment.touching_boxes(x, x[1] - x[0], hb=0.05)
+    assert abs(js - math.log(2)) < 1e-10 and abs(left - math.log(2)) < 1e-8 and abs(right) < 1e-8
+
+
+def test_fine_quad_and_nelder_mead_known_values():
+    got = experiment.fine_quad(lambda x: stats.norm.pdf(x) * x**2, -40, 40, [0.0])
+    assert abs(got - 1.0) < 1e-12  # E[z^2] = 1
+    x = experiment.nelder_mead(lambda t: (t[0] - 1.5) ** 2 + 3 * (t[1] + 0.5) ** 2, [0.0, 0.0])
+    np.testing.assert_allclose(x, [1.5, -0.5], atol=1e-7)
+
+
+def test_dcgan_rows_match_layer_table():
+    from unsupervised.gan import DCGANDiscriminator
+
+    G = DCGANGenerator(latent_dim=4, image_size=16, channels=1, width=8, seed=0).eval()
+    D = DCGANDiscriminator(image_size=16, channels=1, width=8, seed=0).eval()
+    z = torch.randn(2, 4)
+    rows, g_rows, d_rows = experiment.dcgan_rows(G, D, z)
+    assert rows[0] == ("G", "input", "z", "1x1x4", "")
+    assert rows[len(g_rows) + 1] == ("D", "input", "image", "16x16x1", "")
+    assert len(rows) == len(g_rows) + len(d_rows) + 2
+    assert g_rows == experiment.layer_table(G, z)
+    total = sum(int(r[4].replace(",", "")) for r in rows if r[4])
+    assert total == sum(p.numel() for p in G.parameters()) + sum(p.numel() for p in D.parameters())

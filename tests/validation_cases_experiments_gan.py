@@ -7,7 +7,7 @@ import torch
 
 from unsupervised.datasets import ring_modes, ring_of_gaussians
 from unsupervised.experiments import gan as experiment
-from unsupervised.gan import DCGANGenerator
+from unsupervised.gan import DCGANDiscriminator, DCGANGenerator
 from validation_cases import case
 
 _x = np.linspace(-3, 3, 20)
@@ -106,4 +106,36 @@ case(
     0.3,
     forward_start=[0.0, 0.0],
     reverse_starts=[[0.0, 0.0]],
+)
+case(experiment.table, ["a", "b"], [(1, 0.5)], "d .2f")
+case(
+    experiment.ring_animation,
+    {
+        "hist": {"snapshot_steps": np.array([0, 1]), "snapshots": np.zeros((2, 4, 2))},
+        "modes": np.array([0.0, 1.0]),
+    },
+    _ring,
+    dpi=20,
+)
+case(experiment.quadratic_logit_fit, np.exp(-(_x**2)), np.exp(-(_x**2) / 2), _x, 0.3, n_starts=1)
+case(experiment.shifted_js, lambda u: np.exp(-(u**2)), np.array([0.0, 1.0]), _x, 0.3)
+case(experiment.gradients_two_ways, lambda t: t[0] ** 2 + t[1], 0.5, 2.0)
+case(
+    experiment.monte_carlo_value,
+    lambda x: -x,
+    np.array([0.5, 0.5]),
+    np.array([-1.0, 1.0]),
+    np.array([0.5, 0.5]),
+    0.0,
+    1.0,
+    n=100,
+)
+case(experiment.touching_boxes, np.linspace(-5, 7, 1201), 0.01)
+case(experiment.fine_quad, lambda x: x**2, 0.0, 1.0, [0.5])
+case(experiment.nelder_mead, lambda t: t[0] ** 2 + t[1] ** 2, [1.0, 1.0])
+case(
+    experiment.dcgan_rows,
+    DCGANGenerator(latent_dim=4, image_size=16, channels=1, width=8, seed=0).eval(),
+    DCGANDiscriminator(image_size=16, channels=1, width=8, seed=0).eval(),
+    torch.randn(2, 4),
 )

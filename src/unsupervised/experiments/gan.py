@@ -18,17 +18,22 @@ from torch import nn
 from unsupervised._validation import (
     Array,
     Density,
+    Flag,
     Function,
     Instance,
     Integer,
     Real,
     Sizes,
     Tensor,
+    Text,
     validate,
 )
 from unsupervised.gan import Discriminator, Generator, mode_coverage, train_gan
+from unsupervised.plotting import animation_html
 
 __all__ = [
+    "table",
+    "ring_animation",
     "layer_table",
     "pixel_gaps",
     "top_share",
@@ -46,6 +51,14 @@ __all__ = [
     "gradient_while_d_trains",
     "fit_discriminator",
     "gaussian_kl_fits",
+    "quadratic_logit_fit",
+    "shifted_js",
+    "gradients_two_ways",
+    "monte_carlo_value",
+    "touching_boxes",
+    "fine_quad",
+    "nelder_mead",
+    "dcgan_rows",
     "plot_generator_losses",
     "plot_digits",
     "plot_discriminator_fit",
@@ -72,6 +85,66 @@ def _describe(mod: nn.Module) -> str:
     if isinstance(mod, nn.LeakyReLU):
         return f"LeakyReLU({mod.negative_slope})"
     return type(mod).__name__
+
+
+@validate(
+    header=Instance((list, tuple)),
+    rows=Instance((list, tuple, zip)),
+    fmt=Text(),
+    html=Flag(),
+)
+def table(header, rows, fmt: str, html: bool = False) -> str:
+    """A table of printed evidence: ``header`` (one name per column) over ``rows`` (sequences
+    of cells, or a ``zip`` of columns), cell j formatted with the j-th of the space-separated
+    format specs of ``fmt`` ("-" for ``str``); 0-d tensors and numpy scalars are formatted by
+    their ``.item()``. Plain text: columns right-aligned, as wide as their widest entry, two
+    spaces apart. ``html=True``: an HTML ``<table>`` (for ``IPython.display.HTML``)."""
+    specs = ["" if f == "-" else f for f in fmt.split()]
+    body = []
+    for row in rows:
+        row = list(row)
+        if len(row) != len(specs) or len(row) != len(header):
+            raise ValueError(
+                f"a row of {len(row)} cells for {len(header)} columns and {len(specs)} specs"
+            )
+        body.append([format(c.item() if hasattr(c, "item") else c, f) for c, f in zip(row, specs)])
+    if html:
+        cells = ["".join(f"<th>{h}</th>" for h in header)]
+        cells += ["".join(f"<td>{c}</td>" for c in r) for r in body]
+        return "<table>" + "".join(f"<tr>{r}</tr>" for r in cells) + "</table>"
+    widths = [max(len(str(h)), *(len(r[j]) for r in body)) for j, h in enumerate(header)]
+    lines = [[str(h) for h in header], *body]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in lines)
+
+
+@validate(
+    run=Instance(dict), X=Array(ndim=2, shape=(None, 2)), title=Text(), dpi=Integer(minimum=10)
+)
+def ring_animation(run: dict, X: np.ndarray, title: str = "NS-GAN", dpi: int = 80) -> str:
+    """The snapshots of one run of ``ring_experiment`` as an HTML animation (one frame per
+    snapshot, blue, over 1000 points of the data X in grey, titled with the step and the modes
+    covered), via ``plotting.animation_html``; the figure is closed."""
+    from matplotlib import animation
+
+    steps, snaps = run["hist"]["snapshot_steps"], run["hist"]["snapshots"]
+    with plt.rc_context({"savefig.dpi": dpi, "figure.dpi": dpi}):
+        fig, ax = plt.subplots(figsize=(3.6, 3.6))
+        ax.scatter(*X[:1000].T, s=2, color="0.75")
+        dots = ax.scatter(*snaps[0].T, s=1, alpha=0.3, color="C0")
+        head = ax.set_title("")
+        ax.set_xlim(-3.2, 3.2)
+        ax.set_ylim(-3.2, 3.2)
+        ax.set_aspect("equal")
+
+        def show_frame(i):
+            dots.set_offsets(snaps[i])
+            head.set_text(f"{title}, step {steps[i]}: {int(run['modes'][i])} modes")
+            return dots, head
+
+        anim = animation.FuncAnimation(fig, show_frame, frames=len(steps), interval=400)
+        html = animation_html(anim, default_mode="loop")
+        plt.close(fig)
+    return html
 
 
 @validate(model=Instance(nn.Module), inp=Tensor())
@@ -723,3 +796,143 @@ def gaussian_kl_fits(p_r, x, dx, forward_start=(0.0, 0.0), reverse_starts=((0.0,
         "forward_kl": forward_kl,
         "reverse_kl": reverse_kl,
     }
+
+
+@validate(
+    p_r=Density(),
+    p_theta=Density(),
+    u=Array(ndim=1),
+    dx=Real(low=0, low_open=True),
+    n_starts=Integer(minimum=1),
+    seed=Integer(minimum=0),
+)
+def quadratic_logit_fit(p_r, p_theta, u, dx, n_starts=5, seed=8):
+    """The best discriminator of the family D_w = sigmoid(w0 + w1 u + w2 u^2) (GA5, its capacity
+    remark): BFGS (gtol 1e-10) maximises V(D_w, G) (``gan.value_function`` on the grid, logit
+    form; p_r, p_theta and u of shape (n,), cell width dx) from ``n_starts`` standard-normal
+    starts drawn by ``np.random.default_rng(seed)``. Returns the best ``OptimizeResult``:
+    ``x`` = w (3,), ``fun`` = -max_w V."""
+    from scipy import optimize
+
+    from unsupervised.gan import value_function
+
+    features = np.stack([np.ones_like(u), u, u**2])
+
+    def minus_v(w):
+        return -value_function(p_r, p_theta, w @ features, dx, logits=True)
+
+    rng = np.random.default_rng(seed)
+    fits = [
+        optimize.minimize(minus_v, rng.standard_normal(3), method="BFGS", options=dict(gtol=1e-10))
+        for _ in range(n_starts)
+    ]
+    return min(fits, key=lambda r: r.fun)
+
+
+@validate(
+    q=Function("(x) -> density"),
+    shifts=Array(ndim=1),
+    x=Array(ndim=1),
+    dx=Real(low=0, low_open=True),
+)
+def shifted_js(q, shifts, x, dx) -> np.ndarray:
+    """JS(q || q shifted by t) in nats for each t of ``shifts`` (GA7): ``js_divergence`` of
+    the density q tabulated on the grid x (cell width dx) and of q(x - t); shape (len(shifts),)."""
+    from unsupervised.divergences import js_divergence
+
+    q0 = q(x)
+    return np.array([js_divergence(q0, q(x - t), dx) for t in shifts])
+
+
+@validate(
+    f=Function("(theta) -> float"),
+    mu=Real(),
+    s=Real(low=0, low_open=True),
+    h=Real(low=0, low_open=True),
+)
+def gradients_two_ways(f, mu, s, h=1e-4):
+    """Central-difference gradients (``central_gradient``, step h) of f(theta), theta = (mu, log s)
+    (GA10's erratum), at (mu, s): with respect to (mu, log s), and with respect to (mu, s) by
+    differencing f((mu, log s)) afresh in s. Returns the two arrays of shape (2,); by the chain
+    rule the second's s-component is the first's log s-component divided by s."""
+    g_log = central_gradient(f, np.array([mu, math.log(s)]), h=h)
+    g_s = central_gradient(lambda t: f([t[0], math.log(t[1])]), np.array([mu, s]), h=h)
+    return g_log, g_s
+
+
+@validate(
+    d_logit=Function("(x) -> logits"),
+    weights=Array(ndim=1),
+    means=Array(ndim=1),
+    stds=Array(ndim=1),
+    mu=Real(),
+    s=Real(low=0, low_open=True),
+    n=Integer(minimum=2),
+    seed=Integer(minimum=0),
+)
+def monte_carlo_value(d_logit, weights, means, stds, mu, s, n=1_000_000, seed=4):
+    """Monte Carlo estimate of GA4's V(D, G) = E_{p_r}[log D(x)] + E_z[log(1 - D(G(z)))] with
+    D = sigmoid(d_logit), p_r the 1-D Gaussian mixture (weights, means, stds) and G(z) = mu + s z:
+    n pairs drawn by ``np.random.default_rng(seed)`` (components, then x, then z), log-sigmoids
+    by ``np.logaddexp``. Returns (estimate, its standard error)."""
+    rng = np.random.default_rng(seed)
+    comp = rng.choice(len(weights), size=n, p=weights)
+    x = means[comp] + stds[comp] * rng.standard_normal(n)
+    g = mu + s * rng.standard_normal(n)
+    terms = -np.logaddexp(0, -d_logit(x)) - np.logaddexp(0, d_logit(g))
+    return terms.mean(), terms.std(ddof=1) / math.sqrt(n)
+
+
+@validate(x=Array(ndim=1), dx=Real(low=0, low_open=True), hb=Real(low=0, low_open=True))
+def touching_boxes(x, dx, hb=0.05):
+    """GA7's erratum: U[0, 2] against U[theta, theta + 2] on the grid x (half-open cells, width
+    dx). Returns JS(U[0,2] || U[2,4]) (``js_divergence``, nats) and the left and right
+    difference quotients, step hb, of L(theta) = 2 JS - 2 log 2 at theta = 2."""
+    from unsupervised.divergences import js_divergence
+
+    def box(lo):
+        return np.where((x >= lo - 1e-9) & (x < lo + 2 - 1e-9), 0.5, 0.0)
+
+    def L(t):
+        return 2 * js_divergence(box(0.0), box(t), dx) - 2 * math.log(2.0)
+
+    js_touch = js_divergence(box(0.0), box(2.0), dx)
+    return js_touch, (L(2.0) - L(2.0 - hb)) / hb, (L(2.0 + hb) - L(2.0)) / hb
+
+
+@validate(f=Function("(x) -> float"), lo=Real(), hi=Real(), points=Array(ndim=1))
+def fine_quad(f, lo, hi, points):
+    """``scipy.integrate.quad`` of f over [lo, hi] at the chapter's accuracy (GA6, GA9): break
+    points ``points`` (the modes, where the integrand bends), up to 200 subintervals,
+    absolute and relative tolerances 1e-13. Returns the integral."""
+    from scipy import integrate
+
+    return integrate.quad(f, lo, hi, points=points, limit=200, epsabs=1e-13, epsrel=1e-13)[0]
+
+
+@validate(f=Function("(t) -> float"), x0=Array(ndim=1))
+def nelder_mead(f, x0) -> np.ndarray:
+    """The minimiser of f from x0 by SciPy's Nelder-Mead with xatol 1e-8, fatol 1e-14 and at
+    most 4000 iterations (GA10's two optima, located to ~1e-7)."""
+    from scipy import optimize
+
+    opts = dict(xatol=1e-8, fatol=1e-14, maxiter=4000)
+    return optimize.minimize(f, x0, method="Nelder-Mead", options=opts).x
+
+
+@validate(G=Instance(nn.Module), D=Instance(nn.Module), z=Tensor(ndim=2))
+def dcgan_rows(G: nn.Module, D: nn.Module, z: torch.Tensor):
+    """GA11's table of layers: ``layer_table`` of the generator G on z (B, latent) and of the
+    discriminator D on G(z), as rows (network "G"/"D", layer, type, output H x W x C,
+    parameters with thousands separators), each network headed by its input row. Returns
+    (rows, G's layer_table, D's layer_table)."""
+    g_rows = layer_table(G, z)
+    with torch.no_grad():
+        images = G(z.to(next(G.parameters()).dtype))
+    d_rows = layer_table(D, images)
+    c, h, w = images.shape[1:]
+    rows = [("G", "input", "z", f"1x1x{z.shape[1]}", "")]
+    rows += [("G", *r[:3], f"{r[3]:,}") for r in g_rows]
+    rows += [("D", "input", "image", f"{h}x{w}x{c}", "")]
+    rows += [("D", *r[:3], f"{r[3]:,}") for r in d_rows]
+    return rows, g_rows, d_rows
