@@ -192,6 +192,13 @@ def test_kde_accuracy_reference_is_scipy_logsumexp_and_ours_is_exact():
     )
     np.testing.assert_allclose(acc["reference"], ref, atol=1e-10)
     assert acc["ours"].max() < 1e-10
+    worst = int(np.argmax(acc["sklearn"]))
+    assert acc["sklearn_max"] == acc["sklearn"][worst] and acc["ours_max"] == acc["ours"].max()
+    assert acc["sklearn_median"] == np.median(acc["sklearn"])
+    assert acc["log_p_worst"] == ref[worst] or abs(acc["log_p_worst"] - ref[worst]) < 1e-10
+    # The rank by sorting: position of the worst query among the sorted log p, over m.
+    order = np.sort(acc["reference"])
+    assert acc["rank_worst"] == (np.searchsorted(order, acc["reference"][worst], "right")) / 30
 
 
 def test_knn_integrals_increase_by_k_over_n_ln_10_per_decade():
@@ -262,3 +269,27 @@ def test_figures_return_a_figure_without_cjk(name):
     texts = [t.get_text() for ax in fig.axes for t in ax.texts + [ax.title, ax.xaxis.label]]
     assert not any(CJK.search(t) for t in texts)
     plt.close(fig)
+
+
+def test_format_table_lays_out_rows_under_the_header():
+    rows = np.array([[1.0, 0.25], [10.0, 3.5]])
+    text = experiment.format_table(" d   value", rows, "{:2.0f} {:8.4f}")
+    assert text.split("\n") == [" d   value", " 1   0.2500", "10   3.5000"]
+    assert experiment.format_table("h", [(2, "x")], "{}|{}") == "h\n2|x"
+
+
+def test_box_counts_counts_each_data_set_by_a_loop():
+    pool = np.random.default_rng(5).normal(size=70)
+    counts = experiment.box_counts(pool, 6, 11, -0.5, 0.75)
+    loop = [sum(1 for v in pool[11 * s : 11 * (s + 1)] if -0.5 <= v <= 0.75) for s in range(6)]
+    assert counts.tolist() == loop
+    assert experiment.box_counts(np.array([0.0, 1.0, 2.0, 1.0]), 2, 2, 1.0, 1.0).tolist() == [1, 1]
+    with pytest.raises(ValueError):
+        experiment.box_counts(pool, 8, 10, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_hypercube_grid_integral_is_one_on_aligned_grids_and_known_otherwise(d):
+    assert abs(experiment.hypercube_grid_integral(d, 8) - 1) < 1e-12
+    # Three cells per axis: only the centre cell's midpoint 0 lies inside, volume (2/3)^d.
+    assert abs(experiment.hypercube_grid_integral(d, 3) - (2 / 3) ** d) < 1e-12

@@ -105,3 +105,6 @@ case(
     np.array([10.0, 100.0]),
     np.array([1.0, 1.1]),
 )
+case(experiment.format_table, "a b", [(1, 2.5)], "{:d} {:.1f}")
+case(experiment.box_counts, G, 2, 3, -1.0, 1.0)
+case(experiment.hypercube_grid_integral, 2, 4)

@@ -24,9 +24,19 @@ from scipy.special import gammaln, logsumexp
 from sklearn.mixture import GaussianMixture as EMGaussianMixture
 from sklearn.neighbors import KernelDensity
 
-from .._validation import Array, Flag, Function, Instance, Integer, Real, RngSeed, validate
+from .._validation import (
+    Array,
+    Flag,
+    Function,
+    Instance,
+    Integer,
+    Real,
+    RngSeed,
+    Text,
+    validate,
+)
 from ..datasets import GaussianMixture
-from ..density import HistogramDensity, KNNDensity, ParzenWindow, gaussian_mle
+from ..density import HistogramDensity, KNNDensity, ParzenWindow, gaussian_mle, hypercube_kernel
 from ..divergences import gaussian_kl
 from ..plotting import plot_density_1d
 
@@ -61,6 +71,9 @@ __all__ = [
     "histogram_integrals",
     "window_counts_loop",
     "windows_per_sample",
+    "format_table",
+    "box_counts",
+    "hypercube_grid_integral",
     "plot_underflow",
     "plot_model_choice",
     "plot_latent",
@@ -475,17 +488,27 @@ def kde_accuracy(
     """|error in log p| of the library's Gaussian ParzenWindow and of scikit-learn's
     KernelDensity against a direct float64 log-sum-exp over the pairwise differences, for n
     standard normal training points and m queries q_scale * N(0, I_d) (one generator, seed).
-    Returns "ours" (m,), "sklearn" (m,), "reference" (m,) (log p)."""
+    Returns "ours" (m,), "sklearn" (m,), "reference" (m,) (log p), and the summary the
+    chapter prints: "ours_max", "sklearn_median", "sklearn_max", "log_p_worst" (log p at
+    scikit-learn's worst query) and "rank_worst" (the fraction of queries whose log p is at most
+    that one's)."""
     rng = np.random.default_rng(seed)
     X, Q = rng.standard_normal((n, d)), q_scale * rng.standard_normal((m, d))
     sq = ((Q[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1)
     reference = logsumexp(-sq / (2 * h**2), axis=1) - np.log(n) - 0.5 * d * np.log(2 * np.pi * h**2)
     ours = ParzenWindow(h, kernel="gaussian").fit(X).log_density(Q)
     sk = KernelDensity(bandwidth=h).fit(X).score_samples(Q)
+    err_ours, err_sk = np.abs(ours - reference), np.abs(sk - reference)
+    worst = reference[np.argmax(err_sk)]
     return {
-        "ours": np.abs(ours - reference),
-        "sklearn": np.abs(sk - reference),
+        "ours": err_ours,
+        "sklearn": err_sk,
         "reference": reference,
+        "ours_max": float(err_ours.max()),
+        "sklearn_median": float(np.median(err_sk)),
+        "sklearn_max": float(err_sk.max()),
+        "log_p_worst": float(worst),
+        "rank_worst": float(np.mean(reference <= worst)),
     }
 
 
@@ -661,6 +684,29 @@ def window_counts_loop(X: np.ndarray, Q: np.ndarray, h: float) -> np.ndarray:
     )
 
 
+@validate(pool=Array(ndim=1), n_sets=Integer(minimum=1), n=Integer(minimum=1), a=Real(), b=Real())
+def box_counts(pool: np.ndarray, n_sets: int, n: int, a: float, b: float) -> np.ndarray:
+    """The first n_sets * n values of ``pool`` cut into n_sets data sets of n samples each, and
+    for each set the number K of samples in [a, b] (DE4's count). Returns an int array of shape
+    (n_sets,)."""
+    if n_sets * n > len(pool):
+        raise ValueError(f"pool holds {len(pool)} values, fewer than n_sets * n = {n_sets * n}")
+    sets = pool[: n_sets * n].reshape(n_sets, n)
+    return np.count_nonzero((sets >= a) & (sets <= b), axis=1)
+
+
+@validate(d=Integer(minimum=1), cells=Integer(minimum=1))
+def hypercube_grid_integral(d: int, cells: int) -> float:
+    """DE7's int phi(u) du by the midpoint rule: the library's ``hypercube_kernel`` summed over
+    the centres of a grid of cells^d equal cells covering [-1, 1]^d, times the cell volume
+    (2 / cells)^d. Exact (up to rounding) when the grid lines include +-1/2 (cells divisible
+    by 4)."""
+    edges = np.linspace(-1, 1, cells + 1)
+    mids = (edges[1:] + edges[:-1]) / 2
+    grid = np.stack(np.meshgrid(*[mids] * d, indexing="ij"), axis=-1).reshape(-1, d)
+    return float(hypercube_kernel(grid).sum() * (2 / cells) ** d)
+
+
 @validate(x=Array(ndim=2), h=_POS, step=_POS)
 def windows_per_sample(x: np.ndarray, h: float, step: float) -> tuple:
     """Erratum DE6: query points on the grid of spacing ``step`` covering the 1-D data +- h, and
@@ -669,6 +715,14 @@ def windows_per_sample(x: np.ndarray, h: float, step: float) -> tuple:
     k = np.arange(np.floor((x.min() - h) / step), np.ceil((x.max() + h) / step) + 1)
     q = (k * step).reshape(-1, 1)
     return q, np.sum(np.abs(x[:, 0][:, None] - q[:, 0][None, :]) < h / 2, axis=1)
+
+
+@validate(header=Text(), rows=Instance((list, tuple, np.ndarray)), fmt=Text())
+def format_table(header: str, rows, fmt: str) -> str:
+    """The text of a printed table: ``header`` on the first line, then ``fmt.format(*row)``
+    for each row (a tuple, or a row of a 2-D array). Returns one string, lines joined by
+    newlines."""
+    return "\n".join([header] + [fmt.format(*row) for row in rows])
 
 
 # --------------------------------------------------------------------------- figures
