@@ -18,6 +18,7 @@ import torch
 
 from unsupervised.autoencoders import Autoencoder, pretrain_stacked, sparse_loss
 from unsupervised.experiments import autoencoders as experiment
+from unsupervised.training import fit
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(size=(30, 5))  # 30 samples in [0, 1]^5
@@ -102,25 +103,6 @@ def test_sparse_loss_numpy_matches_the_library():
     assert ref["loss"] == pytest.approx(ref["rec"] + 2.0 * ref["kl"] + 0.01 * ref["decay"])
 
 
-def test_sparse_backprop_numpy_matches_finite_differences():
-    weights = experiment.layer_weights(_model())
-    args = (X, 2.0, RHO, 0.01)
-    grads = experiment.sparse_backprop_numpy(*weights, *args)
-    h = 1e-6
-    for k, name in enumerate(("W1", "b1", "W2", "b2")):
-        for idx in [(0,) * weights[k].ndim, tuple(s - 1 for s in weights[k].shape)]:
-            plus = [w.copy() for w in weights]
-            minus = [w.copy() for w in weights]
-            plus[k][idx] += h
-            minus[k][idx] -= h
-            fd = (
-                experiment.sparse_loss_numpy(*plus, *args)["loss"]
-                - experiment.sparse_loss_numpy(*minus, *args)["loss"]
-            ) / (2 * h)
-            assert grads[name][idx] == pytest.approx(fd, rel=1e-6, abs=1e-9), name
-    np.testing.assert_allclose(grads["W2"] - grads["W2_rec"], 2 * 0.01 * weights[2])
-
-
 def test_parameter_gradients_match_autograd_grad():
     model = _model()
     loss = sparse_loss(1.0, RHO, 0.01)(model, X64)
@@ -158,6 +140,39 @@ def test_bias_push_matches_step_5_and_the_clamp_gives_nothing_below_the_floor():
     np.testing.assert_allclose(out["push_clamp"][exact], step5[exact], rtol=1e-9)
 
 
+def test_bias_push_uses_its_floor_for_the_library_too():
+    W = torch.tensor(0.1 * np.random.default_rng(5).normal(size=(3, 5)))
+    b = torch.tensor([-8.0, -10.0, -12.0], dtype=torch.float64)  # rho_hat ~ 3e-4 .. 6e-6
+    out = experiment.bias_push(X64, W, b, RHO, 1e-3)
+    r, m = out["rho_hat"], out["m"]
+    assert np.all(r < 1e-3)
+    slope = (1e-3 - RHO) / (1e-3 * (1 - 1e-3))  # KL'(floor): the tangent below the floor
+    np.testing.assert_allclose(out["push"], -slope * m, rtol=1e-9)
+    assert np.all(out["push_clamp"] == 0)
+
+
+def test_argument_checks_name_the_argument():
+    w = experiment.layer_weights(_model())
+    with pytest.raises(ValueError, match="x must have 5 columns"):
+        experiment.sparse_loss_numpy(*w, X[:, :4], 1.0, RHO, 0.0)
+    with pytest.raises(ValueError, match="W2"):
+        experiment.sparse_loss_numpy(w[0], w[1], w[2][:, :2], w[3], X, 1.0, RHO, 0.0)
+    with pytest.raises(ValueError, match="inputs"):
+        experiment.test_errors(_model(), X64, X64[:3])
+    with pytest.raises(ValueError, match="W must"):
+        experiment.bias_push(X64, torch.ones(2, 4, dtype=torch.float64), torch.zeros(2), RHO)
+    with pytest.raises(ValueError, match="biases"):
+        experiment.bias_push(X64, torch.ones(2, 5, dtype=torch.float64), torch.zeros(3), RHO)
+    with pytest.raises(ValueError, match="shallow"):
+        experiment.stacked_pairs(Autoencoder([5, 4]), [1], X64.float())
+    with pytest.raises(ValueError, match="X must have"):
+        experiment.pretrain_by_hand([4, 3], X64.float(), 1)
+    with pytest.raises(ValueError, match="rho_star"):
+        experiment.dense_and_sparse_codes(400, 2, 5e-4, torch.Generator())
+    with pytest.raises(ValueError, match="frac"):
+        experiment.top_share(np.ones(10), frac=0.01)
+
+
 def test_per_sample_penalty_closed_form():
     z = RNG.uniform(0.01, 0.99, size=(6, 3))
     expected = np.mean(
@@ -183,9 +198,12 @@ def test_dense_and_sparse_codes_have_mean_rho():
 
 
 def test_train_sparse_returns_the_trained_models_activations():
-    out = experiment.train_sparse(
-        torch.tensor(X, dtype=torch.float32), [0.0, 2.0], RHO, 0.0, p=4, epochs=3
-    )
+    X32 = torch.tensor(X, dtype=torch.float32)
+    out = experiment.train_sparse(X32, [0.0, 2.0], RHO, 0.01, p=4, epochs=3)
+    direct = Autoencoder([5, 4], seed=0)
+    expected = fit(direct, X32, sparse_loss(2.0, RHO, 0.01), epochs=3, lr=3e-2, seed=0)
+    np.testing.assert_array_equal(out["history"][2.0]["loss"], expected["loss"])
+    assert torch.equal(out["models"][2.0].encoder[0].weight, direct.encoder[0].weight)
     assert set(out["models"]) == {0.0, 2.0} and len(out["history"][2.0]["loss"]) == 3
     with torch.no_grad():
         z = out["models"][2.0].encode(torch.tensor(X, dtype=torch.float32))
@@ -256,11 +274,48 @@ def test_stacked_pairs_detect_a_different_model():
     assert not all(torch.equal(a, b) for _, a, b in experiment.stacked_pairs(other, aes, Xf))
 
 
+def test_stacked_pairs_are_a_snapshot():
+    Xf = torch.tensor(X, dtype=torch.float32)
+    stacked, _ = pretrain_stacked([5, 4, 2], Xf, epochs=2, seed=0, batch_size=None, lr=3e-2)
+    aes, _ = experiment.pretrain_by_hand([5, 4, 2], Xf, epochs=2, lr=3e-2)
+    before = stacked.encoder[0].weight.detach().clone()
+    pairs = experiment.stacked_pairs(stacked, aes, Xf)
+    with torch.no_grad():
+        stacked.encoder[0].weight.add_(1.0)
+    assert pairs[0][0] == "f1.weight" and torch.equal(pairs[0][1], before)  # not the changed one
+
+
+def test_figure_labels_follow_their_arguments():
+    r = np.array([0.01, 0.02])
+    fig = experiment.plot_sparsity({float(e): r for e in range(6)}, np.outer(r, r), 0.05)
+    assert len(fig.axes[0].get_legend().get_texts()) == 6 + 1  # six etas and rho*
+    plt.close(fig)
+    digits = Autoencoder([64, 8], seed=0)
+    X64d = torch.rand(10, 64)
+    curves = {"one": np.array([1.0, 2.0])}
+    fig = experiment.plot_denoising(X64d, X64d, {"one": digits}, [0.0, 0.5], curves, 0.3)
+    assert fig.axes[0].get_title().endswith("outputs of: one")
+    plt.close(fig)
+
+
 def test_first_layer_grad_matches_autograd():
     model = Autoencoder([5, 4, 2], seed=0, dtype=torch.float64)
     loss = ((X64 - model(X64)) ** 2).sum(dim=1).mean()
     (g,) = torch.autograd.grad(loss, [model.encoder[0].weight])
     assert experiment.first_layer_grad(model, X64) == pytest.approx(g.norm().item(), rel=1e-12)
+
+
+def test_masking_rates_with_zeros_in_the_data():
+    x = torch.tensor(RNG.uniform(size=(200, 8)) * (RNG.uniform(size=(200, 8)) < 0.5))
+    rates, zero_frac = experiment.masking_rates(
+        x, np.array([0.5]), torch.Generator().manual_seed(3)
+    )
+    u = torch.rand(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype)
+    keep = u >= 0.5
+    assert rates[0] == pytest.approx(1 - keep.double().mean().item(), abs=1e-15)
+    x_tilde = x * keep
+    assert zero_frac[0] == pytest.approx((x_tilde == 0).double().mean().item(), abs=1e-15)
+    assert zero_frac[0] > rates[0] + 0.1  # the zeros of the data count too
 
 
 def test_masking_rates_at_the_ends():
@@ -300,6 +355,7 @@ def test_figures_return_figures():
     X64d = torch.rand(10, 64)
     figs.append(experiment.plot_training(hist, 2.0, digits, X64d))
     figs.append(experiment.plot_encoder_rows({0.0: digits}))
+    figs.append(experiment.plot_pca_directions(np.eye(64)[:, :3], np.ones((64, 3))))
     curves = {"a": np.array([1.0, 2.0]), "b": np.array([1.5, 1.8])}
     figs.append(experiment.plot_denoising(X64d, X64d * 0, {"a": digits}, [0.0, 0.5], curves, 0.3))
     for fig in figs:

@@ -2,7 +2,7 @@
 
 The harnesses of ``notebooks/02_autoencoders.ipynb``: test errors and paired differences,
 the linear autoencoder's runs and its saddle (AE2), a NumPy reference of the sparse loss and
-its back-propagation (AE3), the push of the KL penalty on a sigmoid unit's bias (AE5), the
+the one-layer weights (AE3), the push of the KL penalty on a sigmoid unit's bias (AE5), the
 batch-versus-per-sample penalties (AE6), the near-identity construction (AE3), the mini-batch
 penalties (AE6), the greedy stacking done by hand (AE7's stacked section), the denoising
 curves (AE7), and the chapter's figures. Every check the chapter makes still compares the
@@ -10,8 +10,6 @@ library with an independent reference in the notebook; what is computed here is 
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -50,7 +48,6 @@ __all__ = [
     "linear_ae_at",
     "loss_and_gradient",
     "sparse_loss_numpy",
-    "sparse_backprop_numpy",
     "parameter_gradients",
     "penalty_inside_sum",
     "bias_push",
@@ -69,6 +66,7 @@ __all__ = [
     "error_curves",
     "crossing",
     "plot_training",
+    "plot_pca_directions",
     "plot_kl_penalty",
     "plot_sparsity",
     "plot_encoder_rows",
@@ -90,6 +88,10 @@ def test_errors(model, X_clean, inputs=None) -> np.ndarray:
     """Per-sample squared error ||x - g(f(x_in))||^2 (AE2) against the CLEAN rows of
     ``X_clean`` (N, d), with x_in = ``inputs`` (N, d; default ``X_clean``): shape (N,), float64."""
     inputs = X_clean if inputs is None else inputs
+    if inputs.shape != X_clean.shape:
+        raise ValueError(
+            f"inputs must have the shape of X_clean {list(X_clean.shape)}; got {list(inputs.shape)}"
+        )
     with torch.no_grad():
         return ((X_clean - model(inputs)) ** 2).sum(dim=1).double().numpy()
 
@@ -185,6 +187,17 @@ def _layers(W1, b1, W2, b2, x):
     return z, _sigmoid(z @ W2.T + b2)
 
 
+def _check_weights(W1, b1, W2, b2, x):
+    p, d = W1.shape
+    for name, value, shape in (("b1", b1, (p,)), ("W2", W2, (d, p)), ("b2", b2, (d,))):
+        if value.shape != shape:
+            raise ValueError(
+                f"{name} must have shape {shape} (W1 is {W1.shape}); got {value.shape}"
+            )
+    if x.shape[1] != d:
+        raise ValueError(f"x must have {d} columns, the width of W1; got {x.shape[1]}")
+
+
 _WEIGHTS = dict(W1=Array(ndim=2), b1=Array(ndim=1), W2=Array(ndim=2), b2=Array(ndim=1))
 
 
@@ -194,32 +207,13 @@ def sparse_loss_numpy(W1, b1, W2, b2, x, eta, rho_star, lam) -> dict:
     b1 (p,), W2 (d, p), b2 (d,) on x (N, d), in NumPy without the library: returns the floats
     ``"rec"`` (1/N) sum_n ||x - x_hat||^2, ``"kl"`` sum_j KL(rho* || rho_hat_j) (AE4-AE6),
     ``"decay"`` ||W1||^2 + ||W2||^2 and ``"loss"`` = rec + eta kl + lam decay."""
+    _check_weights(W1, b1, W2, b2, x)
     z, x_hat = _layers(W1, b1, W2, b2, x)
     rec = np.mean(np.sum((x - x_hat) ** 2, axis=1))
     r = z.mean(axis=0)
     kl = np.sum(rho_star * np.log(rho_star / r) + (1 - rho_star) * np.log((1 - rho_star) / (1 - r)))
     decay = np.sum(W1**2) + np.sum(W2**2)
     return {"rec": rec, "kl": kl, "decay": decay, "loss": rec + eta * kl + lam * decay}
-
-
-@validate(**_WEIGHTS, x=Array(ndim=2), eta=Real(low=0), rho_star=_RHO, lam=Real(low=0))
-def sparse_backprop_numpy(W1, b1, W2, b2, x, eta, rho_star, lam) -> dict:
-    """The gradient of ``sparse_loss_numpy``'s loss by back-propagation written out in NumPy
-    (the chapter's steps 1-4 under AE3): returns ``"W1"``, ``"b1"``, ``"W2"``, ``"b2"`` (the
-    parameters' shapes) and ``"W2_rec"``, the reconstruction part of d loss / d W2."""
-    z, x_hat = _layers(W1, b1, W2, b2, x)
-    n, r = len(x), z.mean(axis=0)
-    delta2 = 2 / n * (x_hat - x) * x_hat * (1 - x_hat)  # step 1
-    dW2_rec, db2 = delta2.T @ z, delta2.sum(axis=0)  # step 2
-    dz = delta2 @ W2 + eta / n * (r - rho_star) / (r * (1 - r))  # step 3
-    delta1 = dz * z * (1 - z)
-    return {
-        "W1": delta1.T @ x + 2 * lam * W1,  # step 4
-        "b1": delta1.sum(axis=0),
-        "W2": dW2_rec + 2 * lam * W2,
-        "b2": db2,
-        "W2_rec": dW2_rec,
-    }
 
 
 @validate(model=_MODEL, loss=Instance(torch.Tensor))
@@ -254,13 +248,26 @@ def penalty_inside_sum(model, x, eta, rho_star, lam) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- AE5: bias push
-@validate(X=Tensor(ndim=2), W=Tensor(ndim=2), biases=Tensor(ndim=1), rho_star=_RHO, floor=_RHO)
+@validate(
+    X=Tensor(ndim=2),
+    W=Tensor(ndim=2),
+    biases=Tensor(ndim=1),
+    rho_star=_RHO,
+    floor=Real(low=0, high=0.5, open=True),
+)
 def bias_push(X, W, biases, rho_star, floor: float = 1e-6) -> dict:
     """The push -d rho(Z) / d b_j of the KL penalty (AE5 step 5) on the biases of a layer of
     sigmoid units z = sigmoid(X W^T + b), X (N, d), W (p, d), b (p,), all float64. Returns
     NumPy arrays (p,): ``"push"`` (autograd of the library's ``kl_sparsity``), ``"rho_hat"``
     and ``"m"`` = mean_n z (1 - z), and ``"push_clamp"``, the push of a plain clamp of
-    rho_hat at [floor, 1 - floor] written by hand."""
+    rho_hat at [floor, 1 - floor] written by hand; the library's exact range is the same
+    [floor, 1 - floor] (``kl_sparsity(Z, rho_star, floor)``)."""
+    if W.shape[1] != X.shape[1]:
+        raise ValueError(f"W must have {X.shape[1]} columns, the width of X; got {W.shape[1]}")
+    if biases.shape != (W.shape[0],):
+        raise ValueError(
+            f"biases must have shape ({W.shape[0]},), the rows of W; got {tuple(biases.shape)}"
+        )
     X, W = X.double(), W.double()
     pushes = []
     for clamp in (False, True):
@@ -273,7 +280,7 @@ def bias_push(X, W, biases, rho_star, floor: float = 1e-6) -> dict:
             )
             kl.sum().backward()
         else:
-            kl_sparsity(Z, rho_star).backward()
+            kl_sparsity(Z, rho_star, floor).backward()
             z = Z.detach().numpy()
         pushes.append(-b.grad.numpy())
     return {
@@ -311,9 +318,14 @@ def dense_and_sparse_codes(n, units, rho_star, generator) -> tuple[torch.Tensor,
     """Two float64 code matrices (n, units) with every column's mean rho*: ``dense`` (every
     entry rho*) and ``sparse`` (round(n (rho* - 0.001) / 0.998) entries per column at 0.999,
     chosen by ``generator``'s randperm, the others 0.001, then shifted so the mean is rho*)."""
+    on = int(round(n * (rho_star - 0.001) / (0.999 - 0.001)))
+    if not 0 < on < n:
+        raise ValueError(
+            f"rho_star must leave between 1 and n - 1 entries per column at 0.999 (n = {n}); "
+            f"got {rho_star}, which leaves {on}"
+        )
     dense = torch.full((n, units), rho_star, dtype=torch.float64)
     sparse = torch.full((n, units), 0.001, dtype=torch.float64)
-    on = int(round(n * (rho_star - 0.001) / (0.999 - 0.001)))
     for j in range(units):
         sparse[torch.randperm(n, generator=generator)[:on], j] = 0.999
     sparse[:, :] += rho_star - sparse.mean(dim=0)  # fix rounding of the mean
@@ -353,7 +365,10 @@ def top_share(codes, frac=0.05) -> float:
     flat = np.sort(codes.ravel())[::-1]
     if flat.sum() == 0:
         raise ValueError("codes must not be all zero")
-    return float(flat[: int(round(frac * flat.size))].sum() / flat.sum())
+    top = int(round(frac * flat.size))
+    if top < 1:
+        raise ValueError(f"frac must select at least one of the {flat.size} entries; got {frac}")
+    return float(flat[:top].sum() / flat.sum())
 
 
 # --------------------------------------------------------------------------- AE3: identity
@@ -433,6 +448,8 @@ def pretrain_by_hand(sizes, X, epochs, lr=3e-2) -> tuple[list, list]:
     hand: shallow sigmoid AE k = 1, ..., K (sizes[k-1] -> sizes[k] -> sizes[k-1], seed k) is
     trained full batch with ``fit(plain_loss(), epochs, lr, seed=k)`` on the codes of the
     shallow encoders below it. Returns the K shallow AEs and their histories."""
+    if X.shape[1] != sizes[0]:
+        raise ValueError(f"X must have sizes[0] = {sizes[0]} columns; got {X.shape[1]}")
     H, aes, hists = X, [], []
     for k in range(len(sizes) - 1):
         ae = Autoencoder(sizes[k : k + 2], seed=k + 1)
@@ -448,7 +465,10 @@ def stacked_pairs(stacked, shallow, X) -> list[tuple[str, torch.Tensor, torch.Te
     """(name, deep, shallow) pairs to compare: every Linear layer's weight and bias of the
     deep ``stacked`` model against the corresponding shallow encoder f_k or decoder g_k, and
     every layer's activation on X (N, d) against f_1, f_2, ... then g_K, ..., g_1 applied in
-    turn, and the deep output against g_1(...g_K(f_K(...f_1(x)))) (all detached)."""
+    turn, and the deep output against g_1(...g_K(f_K(...f_1(x)))) (all detached copies: a
+    snapshot that later training does not change)."""
+    if not shallow or not all(isinstance(ae, Autoencoder) for ae in shallow):
+        raise ValueError("shallow must be a non-empty list of Autoencoder")
     K = len(shallow)
     enc = [m for m in stacked.encoder if isinstance(m, torch.nn.Linear)]
     dec = [m for m in stacked.decoder if isinstance(m, torch.nn.Linear)]
@@ -476,7 +496,7 @@ def stacked_pairs(stacked, shallow, X) -> list[tuple[str, torch.Tensor, torch.Te
             y = ae.decode(y)
             pairs.append((f"decoder layer {i + 1}", stacked.decoder[: 2 * (i + 1)](h), y))
         pairs.append(("output", stacked(X), y))
-    return [(name, a.detach(), b.detach()) for name, a, b in pairs]
+    return [(name, a.detach().clone(), b.detach().clone()) for name, a, b in pairs]
 
 
 @validate(model=_MODEL, X=Tensor(ndim=2))
@@ -551,6 +571,19 @@ def plot_training(history, baseline, model, digits):
     return fig
 
 
+@validate(V_p=Array(ndim=2), W2=Array(ndim=2))
+def plot_pca_directions(V_p, W2):
+    """The columns of V_p (d, p), the principal directions, above the columns of the linear
+    AE's decoder W2 (d, p), each as an image (d a square number); the Figure."""
+    if W2.shape != V_p.shape:
+        raise ValueError(f"W2 must have the shape of V_p {V_p.shape}; got {W2.shape}")
+    p = V_p.shape[1]
+    fig, ax = plt.subplots(figsize=(7.5, 1.9))
+    image_grid(np.vstack([V_p.T, W2.T]), ncols=p, per_image=True, cmap="RdBu_r", ax=ax)
+    ax.set_title(f"top: principal directions v_1..v_{p};  bottom: decoder columns of the linear AE")
+    return fig
+
+
 @validate(
     rho_star=_RHO, rho_hat=Array(ndim=1), push=Array(ndim=1), push_clamp=Array(ndim=1), floor=_RHO
 )
@@ -598,8 +631,8 @@ def plot_sparsity(rho_hats, codes, rho_star, eta=3.0):
     (log counts); the Figure."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
     bins = np.linspace(0, 0.7, 71)
-    for (e, r), colour in zip(rho_hats.items(), ("C0", "C2", "C3", "C1", "C4")):
-        axes[0].hist(r, bins=bins, color=colour, alpha=0.75, label=f"eta = {e:g}")
+    for i, (e, r) in enumerate(rho_hats.items()):
+        axes[0].hist(r, bins=bins, color=f"C{i}", alpha=0.75, label=f"eta = {e:g}")
     axes[0].axvline(rho_star, color="k", ls="--", lw=1.2, label=rf"$\rho^* = {rho_star:g}$")
     axes[0].set(
         xlabel=r"average activation $\hat\rho_j$ of hidden unit j", ylabel="number of units"
@@ -659,7 +692,7 @@ def plot_stacked(finetune, e2e, mean_image_loss, pretrain_epochs=600):
         ax.axhline(mean_image_loss, color="0.5", ls=":", label="mean image")
         ax.set_ylim(0.8, 6)
         ax.legend(fontsize=9)
-    axes[0].set_ylabel("training loss, 64-32-16-8 sigmoid AE")
+    axes[0].set_ylabel("training loss")
     return fig
 
 
@@ -681,16 +714,13 @@ def plot_denoising(clean, corrupted, models, mus, curves, mu_train):
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.9), gridspec_kw={"width_ratios": [1.5, 1]})
     image_grid(images, ncols=10, ax=axes[0])
     axes[0].set_title(
-        f"rows: clean, masked (mu = {mu_train:g}), plain AE output, denoising AE output",
+        f"rows: clean, masked (mu = {mu_train:g}), then the outputs of: " + ", ".join(models),
         fontsize=10,
     )
-    for (name, curve), marker in zip(curves.items(), ("o-", "s-", "^-")):
-        axes[1].plot(mus, curve, marker, label=name)
+    for i, (name, curve) in enumerate(curves.items()):
+        axes[1].plot(mus, curve, "os^vD"[i % 5] + "-", label=name)
     axes[1].axvline(mu_train, color="0.5", ls=":")
     axes[1].set(xlabel="masking rate mu at test time", ylabel=r"mean $\|x - g(f(\tilde x))\|^2$")
     axes[1].set_title("error against the clean digits")
     axes[1].legend()
     return fig
-
-
-_unused: tuple[Callable, Sequence] = ()
