@@ -67,6 +67,9 @@ def test_mle_by_bfgs_finds_the_sample_mean_and_biased_covariance():
 def test_convexity_gaps_are_nonnegative_and_a_concave_function_would_fail():
     gaps = experiment.convexity_gaps(200, dim=2, seed=0)
     assert gaps.shape == (200,) and gaps.min() > -1e-10 and gaps.max() > 0
+    # Negative control: eta^T Lambda eta is not jointly convex in (eta, Lambda).
+    bad = experiment.convexity_gaps(200, dim=2, seed=0, f=lambda eta, lam: eta @ lam @ eta)
+    assert bad.min() < -1
 
 
 def test_kl_to_moment_matched_gaussian_of_a_gaussian_is_zero_and_positive_for_a_mixture():
@@ -115,9 +118,51 @@ def test_samples_needed_on_an_exact_error_law():
     assert out["n_exact_grid"] == pytest.approx(10.0, rel=1e-9)
 
 
-def test_histogram_bin_gaps_are_nonnegative():
-    gaps = experiment.histogram_bin_gaps(3, n=40)
+def test_histogram_bin_gaps_are_nonnegative_and_equal_the_identity():
+    gaps, exact = experiment.histogram_bin_gaps(3, n=40)
     assert gaps.min() > -1e-10 and gaps.size > 5
+    # Expanding both squares: gap = P_hat^2 (int_c 1/p / w^2 - 1/P_c), pinning both sides.
+    np.testing.assert_allclose(gaps, exact, rtol=1e-8)
+
+
+def test_experiment_functions_reject_bad_inputs_by_name():
+    X1 = np.random.default_rng(0).normal(size=(20, 1))
+    X2 = np.random.default_rng(0).normal(size=(20, 2))
+    cases = [
+        (
+            lambda: experiment.cube_estimate_integral(ParzenWindow(0.5, kernel="gaussian").fit(X1)),
+            "est",
+        ),
+        (lambda: experiment.cube_estimate_integral(ParzenWindow(0.5)), "est"),
+        (lambda: experiment.plane_integral(ParzenWindow(0.5).fit(X1), 4.0, 0.25), "est"),
+        (lambda: experiment.plane_integral(ParzenWindow(0.5), 4.0, 0.25), "est"),
+        (lambda: experiment.cube_box_integral(X2, 1.0, [0.0], [1.0]), "lower"),
+        (lambda: experiment.cube_box_integral(X2, 1.0, [1.0, 1.0], [0.0, 2.0]), "lower"),
+        (lambda: experiment.windows_per_sample(X2, 0.5, 0.0625), "x"),
+        (lambda: experiment.n_needed_grid(_mise, np.array([1.5]), np.array([0.1])), "dims"),
+        (lambda: experiment.n_needed_grid(_mise, np.array([1]), np.array([0.0])), "eps"),
+        (lambda: experiment.gaussian_fit_errors(3, 3, 2, np.random.default_rng(0)), "n"),
+        (
+            lambda: experiment.samples_needed(
+                lambda d, n, reps, rng: 1e-3 + 1e-9 * rng.standard_normal(reps), 1, 2, 5, 0
+            ),
+            "n0",
+        ),
+    ]
+    for call, name in cases:
+        with pytest.raises(ValueError, match=name):
+            call()
+
+
+def test_fraction_moments_match_the_binomial():
+    pool = np.random.default_rng(0).uniform(size=20_000 * 10)
+    rows = experiment.fraction_moments(pool, 20_000, [10], 0.0, 0.3, 0.3)
+    n, mean, var, mu4 = rows[0]
+    assert n == 10 and abs(mean - 0.3) < 5 * np.sqrt(0.021 / 20_000)
+    assert abs(var - 0.021) < 0.002
+    # Fourth central moment of Binomial(n, p) / n: p q (1 + 3 (n - 2) p q) / n^3.
+    pq = 0.3 * 0.7
+    assert mu4 == pytest.approx(pq * (1 + 3 * (10 - 2) * pq) / 10**3, rel=1e-12)
 
 
 def test_cube_estimate_and_box_integral_by_hand():

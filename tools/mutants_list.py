@@ -26,6 +26,7 @@ TESTS = {
     "sparse_coding.py": ["tests/test_sparse_coding.py", "tests/test_lasso.py"],
     "autoencoders.py": ["tests/test_autoencoders.py"],
     "density.py": ["tests/test_density.py"],
+    "datasets.py": ["tests/test_datasets.py"],
     "vae.py": ["tests/test_vae.py"],
     "divergences.py": ["tests/test_divergences.py"],
     "gan.py": ["tests/test_gan.py"],
@@ -195,6 +196,13 @@ MUTANTS = [
         "cov = np.swapaxes(centred, -1, -2) @ centred / X.shape[-2]",
         "cov = np.swapaxes(centred, -1, -2) @ centred / (X.shape[-2] - 1)",
         "MLE covariance divided by N - 1",
+    ),
+    Mutant(
+        "DE2",
+        "datasets.py",
+        "(X[labels == k] - means[k]).T @ (X[labels == k] - means[k]) / counts[k]",
+        "(X[labels == k] - means[k]).T @ (X[labels == k] - means[k]) / (counts[k] - 1)",
+        "class-wise MLE (GaussianMixture.fit_by_class) covariance divided by N_k - 1",
     ),
     Mutant(
         "DE4",

@@ -32,11 +32,19 @@ from .._validation import (
     Integer,
     Real,
     RngSeed,
+    Sizes,
     Text,
     validate,
 )
 from ..datasets import GaussianMixture
-from ..density import HistogramDensity, KNNDensity, ParzenWindow, gaussian_mle, hypercube_kernel
+from ..density import (
+    HistogramDensity,
+    KNNDensity,
+    ParzenWindow,
+    binomial_pmf,
+    gaussian_mle,
+    hypercube_kernel,
+)
 from ..divergences import gaussian_kl
 from ..plotting import plot_density_1d
 
@@ -73,6 +81,7 @@ __all__ = [
     "windows_per_sample",
     "format_table",
     "box_counts",
+    "fraction_moments",
     "hypercube_grid_integral",
     "plot_underflow",
     "plot_model_choice",
@@ -146,15 +155,21 @@ def mle_by_bfgs(X: np.ndarray, gtol: float = 1e-9) -> dict:
     return {"mean": mu, "cov": L @ L.T, "fun": float(res.fun), "nit": int(res.nit)}
 
 
-@validate(n_pairs=Integer(minimum=1), dim=Integer(minimum=1), seed=RngSeed())
-def convexity_gaps(n_pairs: int, dim: int = 3, seed: int = 22) -> np.ndarray:
-    """(f(a) + f(b))/2 - f((a + b)/2) for f(eta, Lambda) = eta^T Lambda^-1 eta on n_pairs
-    random pairs (eta ~ 3 N(0, I), Lambda = A A^T + 0.05 I): non-negative iff f is jointly
-    convex on these points (DE2, step 5(c)). Returns shape (n_pairs,)."""
+@validate(
+    n_pairs=Integer(minimum=1),
+    dim=Integer(minimum=1),
+    seed=RngSeed(),
+    f=Function("f(eta, Lambda) -> float", none=True),
+)
+def convexity_gaps(n_pairs: int, dim: int = 3, seed: int = 22, f: Callable | None = None):
+    """(f(a) + f(b))/2 - f((a + b)/2) for f(eta, Lambda) = eta^T Lambda^-1 eta (or the given
+    ``f``) on n_pairs random pairs (eta ~ 3 N(0, I), Lambda = A A^T + 0.05 I): non-negative
+    iff f is jointly convex on these points (DE2, step 5(c)). Returns shape (n_pairs,)."""
     rng = np.random.default_rng(seed)
+    if f is None:
 
-    def f(eta, lam):
-        return eta @ np.linalg.solve(lam, eta)
+        def f(eta, lam):
+            return eta @ np.linalg.solve(lam, eta)
 
     gaps = np.empty(n_pairs)
     for i in range(n_pairs):
@@ -219,6 +234,8 @@ def gaussian_fit_errors(d: int, n: int, reps: int, rng: np.random.Generator) -> 
     """2 KL(N(0, I_d) || N(mu_hat, Sigma_hat)) for reps data sets of n standard normal samples,
     (mu_hat, Sigma_hat) from the library's gaussian_mle (batched) and the KL from
     divergences.gaussian_kl (VA16). Returns shape (reps,)."""
+    if n <= d:
+        raise ValueError(f"n must exceed d = {d} (else Sigma_hat is singular); got n = {n}")
     X = rng.standard_normal((reps, n, d))
     mu, cov = gaussian_mle(X)
     return 2 * gaussian_kl(np.zeros(d), np.eye(d), mu, cov)
@@ -279,7 +296,9 @@ def samples_needed(
         n = int(np.ceil(n0 * 2 ** (j / 2)))
         v = error(d, n, reps, np.random.default_rng([seed, d, j]))
         e, se = v.mean(), v.std(ddof=1) / np.sqrt(reps)
-        if e <= tau and previous is not None:
+        if e <= tau and previous is None:
+            raise ValueError(f"n0: the mean error at n0 = {n} is already <= tau; start lower")
+        if e <= tau:
             n_prev, e_prev, se_prev = previous
             out = {
                 "n": _crossing(n_prev, e_prev, n, e, tau),
@@ -298,8 +317,10 @@ def samples_needed(
 def histogram_bin_gaps(n_sets: int, n: int = 60, width: float = 0.5, origin: float = -3.0):
     """Steps 1-3 of the histogram's lower bound on 1-D standard normal data (seeds [9, s]): for
     each data set and occupied bin c of HistogramDensity(width, origin), int_c (p_hat - p)^2 / p
-    (quad) minus (P_hat_c - P_c)^2 / P_c (P_c from SciPy's normal CDF). Returns a 1-D array."""
-    gaps = []
+    (quad) minus (P_hat_c - P_c)^2 / P_c (P_c from SciPy's normal CDF). Returns (gaps, exact):
+    two 1-D arrays, ``exact`` the same gaps by the identity P_hat_c^2 (int_c 1/p / w^2 - 1/P_c)
+    (expanding both squares; int_c 1/p by quad), which pins both sides of the bound."""
+    gaps, exact = [], []
     for s in range(n_sets):
         x = np.random.default_rng([9, s]).standard_normal((n, 1))
         est = HistogramDensity(width, origin=[origin]).fit(x)
@@ -315,7 +336,9 @@ def histogram_bin_gaps(n_sets: int, n: int = 60, width: float = 0.5, origin: flo
                 epsrel=1e-12,
             )[0]
             gaps.append(lhs - (count / n - P_c) ** 2 / P_c)
-    return np.array(gaps)
+            inv_p = integrate.quad(lambda t: 1 / stats.norm.pdf(t), lo, lo + width, epsrel=1e-12)[0]
+            exact.append((count / n) ** 2 * (inv_p / width**2 - 1 / P_c))
+    return np.array(gaps), np.array(exact)
 
 
 # ------------------------------------------------------- Parzen estimates by definition (DE3)
@@ -332,6 +355,12 @@ def cube_box_integral(X: np.ndarray, h: float, lower: np.ndarray, upper: np.ndar
     """int over the box [lower, upper] of the hypercube estimate: it is constant between the
     breakpoints x^(n)_i +- h/2 (and the box edges) of each axis, so the midpoint rule on that
     grid is exact up to rounding."""
+    if not len(lower) == len(upper) == X.shape[1]:
+        raise ValueError(
+            f"lower and upper need d = {X.shape[1]} entries; got {len(lower)}, {len(upper)}"
+        )
+    if np.any(np.asarray(lower) >= np.asarray(upper)):
+        raise ValueError(f"lower must be < upper in every coordinate; got {lower}, {upper}")
     mids, widths = [], []
     for i in range(X.shape[1]):
         b = np.concatenate([X[:, i] - h / 2, X[:, i] + h / 2, [lower[i], upper[i]]])
@@ -603,11 +632,19 @@ def curse_samples_needed(
     }
 
 
+def _check_parzen(est, kernel):
+    if not hasattr(est, "X_"):
+        raise ValueError("est must be a fitted ParzenWindow (call est.fit(X) first)")
+    if kernel is not None and est.kernel != kernel:
+        raise ValueError(f"est must use kernel={kernel!r}; got {est.kernel!r}")
+
+
 @validate(est=Instance(ParzenWindow))
 def cube_estimate_integral(est: ParzenWindow) -> float:
     """int p_hat over R^d for a fitted hypercube ParzenWindow (d = 1 or 2): the estimate is
     constant between the sorted breakpoints x^(n)_i +- h/2 of each axis (on each rectangle of
     their grid in 2-D), so the sum of its midpoint values times the lengths (areas) is exact."""
+    _check_parzen(est, "hypercube")
     X, h = est.X_, est.h
     if X.shape[1] > 2:
         raise ValueError(f"est must be fitted to 1-D or 2-D data; got d = {X.shape[1]}")
@@ -622,7 +659,10 @@ def cube_estimate_integral(est: ParzenWindow) -> float:
 def plane_integral(est: ParzenWindow, margin: float, spacing: float) -> float:
     """int p_hat over the plane for a fitted 2-D estimate: the 2-D trapezoid rule on a grid of
     the given spacing reaching ``margin`` beyond the data on every side."""
+    _check_parzen(est, None)
     X = est.X_
+    if X.shape[1] != 2:
+        raise ValueError(f"est must be fitted to 2-D data; got d = {X.shape[1]}")
     gx, gy = (np.arange(X[:, j].min() - margin, X[:, j].max() + margin, spacing) for j in (0, 1))
     GX, GY = np.meshgrid(gx, gy, indexing="ij")
     dens = est.density(np.column_stack([GX.ravel(), GY.ravel()])).reshape(GX.shape)
@@ -649,6 +689,10 @@ def n_needed_grid(
     mise: Callable, dims: np.ndarray, eps: np.ndarray, relative: bool = True
 ) -> np.ndarray:
     """``n_needed_mise`` for every (eps, d): array of shape (len(eps), len(dims))."""
+    if np.any(np.asarray(dims) != np.round(dims)):
+        raise ValueError(f"dims must be whole numbers; got {dims}")
+    if np.any(np.asarray(eps) <= 0):
+        raise ValueError(f"eps must be > 0; got {eps}")
     return np.array([[_n_needed(mise, int(d), e, relative) for d in dims] for e in eps])
 
 
@@ -695,6 +739,28 @@ def box_counts(pool: np.ndarray, n_sets: int, n: int, a: float, b: float) -> np.
     return np.count_nonzero((sets >= a) & (sets <= b), axis=1)
 
 
+@validate(
+    pool=Array(ndim=1),
+    n_sets=Integer(minimum=2),
+    sizes=Sizes(),
+    a=Real(),
+    b=Real(),
+    P=Real(low=0, high=1),
+)
+def fraction_moments(pool: np.ndarray, n_sets: int, sizes, a: float, b: float, P: float):
+    """DE5's evidence: for each N in ``sizes``, K / N over the n_sets data sets of
+    ``box_counts(pool, n_sets, N, a, b)``: its sample mean, its sample variance (ddof = 1) and
+    the exact fourth central moment sum_K binomial_pmf(K; N, P) (K/N - P)^4 (DE4). Returns an
+    array of shape (len(sizes), 4): rows (N, mean, variance, mu4)."""
+    rows = []
+    for n in sizes:
+        frac = box_counts(pool, n_sets, n, a, b) / n
+        k = np.arange(n + 1)
+        mu4 = np.sum(binomial_pmf(k, n, P) * (k / n - P) ** 4)
+        rows.append((n, frac.mean(), frac.var(ddof=1), mu4))
+    return np.array(rows)
+
+
 @validate(d=Integer(minimum=1), cells=Integer(minimum=1))
 def hypercube_grid_integral(d: int, cells: int) -> float:
     """DE7's int phi(u) du by the midpoint rule: the library's ``hypercube_kernel`` summed over
@@ -712,6 +778,8 @@ def windows_per_sample(x: np.ndarray, h: float, step: float) -> tuple:
     """Erratum DE6: query points on the grid of spacing ``step`` covering the 1-D data +- h, and
     for each sample the number of open windows of side h centred on them that contain it (brute
     force). Returns (queries (M, 1), counts (N,))."""
+    if x.shape[1] != 1:
+        raise ValueError(f"x must be 1-D data of shape (N, 1); got shape {x.shape}")
     k = np.arange(np.floor((x.min() - h) / step), np.ceil((x.max() + h) / step) + 1)
     q = (k * step).reshape(-1, 1)
     return q, np.sum(np.abs(x[:, 0][:, None] - q[:, 0][None, :]) < h / 2, axis=1)
