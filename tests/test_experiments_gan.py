@@ -41,6 +41,76 @@ def test_pixel_gaps_by_hand():
     assert out["closed"][0] == 1 and out["closed"][3] == 1
 
 
+def test_pixel_gaps_against_numpy_on_varied_images():
+    rng = np.random.default_rng(0)
+    data, before, after = (
+        rng.normal(size=(3, 5, 4, 4)) * np.array([1.0, 3.0, 0.5])[:, None, None, None]
+    )
+    out = experiment.pixel_gaps(before, after, data)
+    for S, gaps in ((before, out["before"]), (after, out["after"])):
+        ref = [
+            abs(np.mean(S) - np.mean(data)),
+            abs(np.mean(S > 0) - np.mean(data > 0)),
+            abs(np.std(S) - np.std(data)),
+            math.sqrt(((np.mean(S, 0) - np.mean(data, 0)) ** 2).sum()),
+        ]
+        np.testing.assert_allclose(gaps, ref, rtol=1e-12)
+    np.testing.assert_allclose(out["closed"], 1 - out["after"] / out["before"])
+    with pytest.raises(ValueError, match="before"):
+        experiment.pixel_gaps(before[:, :3], after, data)
+
+
+def test_arc_holding_counts_the_samples_exactly():
+    ang = np.radians(np.arange(10.0))  # 0, 1, ..., 9 degrees: 9 of them span 8 degrees
+    S = np.stack([np.cos(ang), np.sin(ang)], 1)
+    assert experiment.arc_holding(S, frac=0.9) == pytest.approx(8.0, abs=1e-9)
+    assert experiment.arc_holding(S, frac=1.0) == pytest.approx(9.0, abs=1e-9)
+
+
+def _hand_run(tops, modes, hq, last, dfake):
+    steps = np.array([0, 1000, 2000, 3000])
+    snaps = np.zeros((4, 10, 2))
+    snaps[-1] = last
+    hist = {"snapshot_steps": steps, "snapshots": snaps, "d_of_fake": np.asarray(dfake)}
+    return dict(
+        hist=hist,
+        modes=np.asarray(modes, float),
+        hq=np.asarray(hq, float),
+        tops=np.asarray(tops, float),
+        top=tops[-1],
+    )
+
+
+def test_ring_summary_on_hand_built_runs():
+    ang = np.radians(np.arange(10.0))
+    narrow = np.stack([np.cos(ang), np.sin(ang)], 1)  # 90 % in 8 degrees
+    wide = np.stack([np.cos(4 * ang), np.sin(4 * ang)], 1)  # 90 % in 32 degrees
+    runs = {
+        ("A", 0): _hand_run(
+            [1.0, 0.9, 0.6, 0.8], [8, 1, 2, 3], [0.1, 0.2, 0.3, 0.4], narrow, [0.5, 0.4]
+        ),
+        ("A", 1): _hand_run(
+            [1.0, 1.0, 0.2, 0.3], [8, 2, 6, 4], [0.5, 0.5, 0.5, 0.6], wide, [0.3, 0.2]
+        ),
+        ("B", 0): _hand_run(
+            [0.1, 0.1, 0.4, 0.4], [0, 1, 8, 7], [0.0, 0.1, 0.9, 0.8], wide, [0.1, 0.6]
+        ),
+    }
+    s = experiment.ring_summary(runs, after=1500, collapsed_above=0.5)
+    assert list(s) == ["A", "B"]
+    # snapshots at steps >= 1500 are the last two
+    np.testing.assert_allclose(s["A"]["avgtop"], [70.0, 25.0])
+    np.testing.assert_allclose(s["A"]["avg"], [2.5, 5.0])
+    np.testing.assert_array_equal(s["A"]["collapsed"], [True, False])
+    np.testing.assert_array_equal(s["B"]["collapsed"], [False])
+    np.testing.assert_allclose(s["A"]["modes"], [3, 4])
+    np.testing.assert_allclose(s["A"]["hq"], [40.0, 60.0])
+    np.testing.assert_allclose(s["A"]["top"], [80.0, 30.0])
+    np.testing.assert_allclose(s["A"]["arc"], [8.0, 32.0], atol=1e-9)
+    np.testing.assert_allclose(s["A"]["dfake"], [[0.5, 0.4], [0.3, 0.2]])
+    np.testing.assert_allclose(s["B"]["avgtop"], [40.0])
+
+
 def test_top_share_and_arc_holding():
     centers = np.array([[1.0, 0.0], [-1.0, 0.0]])
     S = np.array([[0.9, 0.0], [1.1, 0.1], [0.8, -0.1], [-1.0, 0.0]])
@@ -180,6 +250,35 @@ def test_gradient_while_d_trains_records_autograd_of_the_losses():
     a = D((theta + w).unsqueeze(1))
     (g,) = torch.autograd.grad(torch.nn.functional.logsigmoid(-a).mean(), theta)  # log(1 - D)
     assert out["grads"][0, 0] == pytest.approx(abs(g.item()), rel=1e-5)
+
+
+def test_gradient_while_d_trains_after_training_steps():
+    # an independent loop: Adam on -log sigma(a_real) - log sigma(-a_fake), then both
+    # generator gradients at the final D
+    from unsupervised.gan import Discriminator
+
+    F = torch.nn.functional
+    w_r, w_f = torch.linspace(-0.9, 0.9, 16), torch.linspace(-0.5, 0.8, 12)
+    out = experiment.gradient_while_d_trains(w_r, w_f, theta=3.0, steps=6, every=3, lr=1e-2, seed=2)
+    D = Discriminator(data_dim=1, hidden=(32, 32), seed=2)
+    opt = torch.optim.Adam(D.parameters(), lr=1e-2)
+    theta = torch.tensor(3.0, requires_grad=True)
+    refs = []
+    for step in range(7):
+        if step % 3 == 0:
+            a = D((theta + w_f).unsqueeze(1))
+            (g_m,) = torch.autograd.grad(F.logsigmoid(-a).mean(), theta, retain_graph=True)
+            (g_n,) = torch.autograd.grad(-F.logsigmoid(a).mean(), theta)
+            refs.append((abs(g_m.item()), abs(g_n.item())))
+        x_f = (theta.detach() + w_f).unsqueeze(1)
+        loss = -(F.logsigmoid(D(w_r.unsqueeze(1))).mean() + F.logsigmoid(-D(x_f)).mean())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert list(out["steps"]) == [0, 3, 6]
+    np.testing.assert_allclose(out["grads"], refs, rtol=1e-5)
+    assert abs(refs[2][0] - refs[0][0]) > 1e-3 * refs[0][0]  # D moved between the records
+    assert out["d_loss"] == pytest.approx(loss.item(), rel=1e-5)
 
 
 def test_fit_discriminator_learns_a_separable_pair():

@@ -153,6 +153,10 @@ def layer_table(model: nn.Module, inp: torch.Tensor) -> list[tuple[str, str, str
     the input ``inp`` (B, ...): (layer name, type with its conv settings, output shape written
     H x W x C (or the shape for non-image outputs), number of parameters). The model is run
     once under no_grad, in its current train/eval mode."""
+    if not isinstance(getattr(model, "net", None), nn.Module):
+        raise ValueError(
+            f"model must have a .net submodule (an nn.Sequential); got {type(model).__name__}"
+        )
     rows = []
     hooks = [
         m.register_forward_hook(
@@ -183,6 +187,11 @@ def pixel_gaps(before: np.ndarray, after: np.ndarray, data: np.ndarray) -> dict:
 
     Returns {"names": 4 labels, "before": (4,), "after": (4,), "closed": 1 - after / before}.
     """
+    for name, S in (("before", before), ("after", after)):
+        if S.shape[1:] != data.shape[1:]:
+            raise ValueError(
+                f"{name} must hold images of data's size {data.shape[1:]}; got {S.shape[1:]}"
+            )
 
     def gaps(S):
         stats = np.array(
@@ -201,6 +210,8 @@ def pixel_gaps(before: np.ndarray, after: np.ndarray, data: np.ndarray) -> dict:
 def top_share(S: np.ndarray, centers: np.ndarray) -> float:
     """The largest mode share: the fraction of the samples S (N, d) whose nearest centre
     (centers (K, d)) is the most common one (1/K when spread evenly, 1 when all on one)."""
+    if S.shape[1] != centers.shape[1]:
+        raise ValueError(f"S must have centers' dimension {centers.shape[1]}; got {S.shape[1]}")
     nearest = ((S[:, None, :] - centers[None, :, :]) ** 2).sum(-1).argmin(axis=1)
     return float(np.bincount(nearest, minlength=len(centers)).max() / len(S))
 
@@ -216,8 +227,8 @@ def arc_holding(S: np.ndarray, frac: float = 0.9) -> float:
 
 
 @validate(
-    X=Tensor(ndim=2),
-    centers=Array(ndim=2),
+    X=Tensor(ndim=2, shape=(None, 2)),
+    centers=Array(ndim=2, shape=(None, 2)),
     std=Real(low=0, low_open=True),
     seeds=Sizes(minimum=0),
     n_steps=Integer(minimum=1),
@@ -491,7 +502,7 @@ def plot_ring_curves(runs, true_hq):
 
 
 # --------------------------------------------------------------------------- harnesses
-@validate(a=Array(ndim=1, finite=False), digits=Integer(minimum=20))
+@validate(a=Array(ndim=1), digits=Integer(minimum=20))
 def exact_log_sigmoid(a: np.ndarray, digits: int = 50) -> np.ndarray:
     """GA1's reference: log D = log(1 / (1 + e^-a)) and log(1 - D) = log(e^-a / (1 + e^-a))
     by the definition in ``digits``-digit decimal arithmetic (no softplus), rounded to
