@@ -37,6 +37,11 @@ def test_prior_masses_match_the_closed_forms():
     np.testing.assert_allclose(m["log"], [np.pi, np.pi / 2], rtol=1e-9)
     np.testing.assert_allclose(m["mass_log"], 2 * np.arcsinh([10.0, 100.0]), rtol=1e-9)
     np.testing.assert_allclose(m["excess_exp"][0], m["bump"][0], rtol=1e-7)
+    m = experiment.prior_masses([1.0], [10.0], laplace_beta=2.0, log_betas=[1.5])
+    assert m["laplace"] == pytest.approx(1.0, rel=1e-9)  # 2 / beta
+    assert m["log"][0] == pytest.approx(2.0, rel=1e-9)  # sqrt(pi) G(1) / G(3/2) = 2
+    with pytest.raises(ValueError):
+        experiment.prior_masses([1.0], [10.0], log_betas=[0.5])  # not integrable
 
 
 def _log_h(u):
@@ -103,6 +108,28 @@ def test_newton_polish_reaches_a_stationary_point_and_nonconvex_starts_report_it
     assert r["kurt"] == pytest.approx(experiment.kurtosis(r["Z_a"]))
 
 
+def test_nonconvex_starts_polish_each_start_separately():
+    # A non-convex problem on which the zero and the pinv starts end in different points
+    # (Newton from the pinv start has not reached a minimum), so Z_b, polished from the pinv
+    # start, differs from Z_a, and min_eig must be taken over both.
+    rng = np.random.default_rng(2)
+    A, X = rng.normal(size=(2, 3)), 3 * rng.normal(size=(4, 2))
+    r = experiment.nonconvex_starts(X, A, 1.0, "log", iters=400)
+    Z_b, g_b = experiment.newton_polish(X, A, 1.0, r["Z_pinv"], "log")
+    np.testing.assert_array_equal(r["Z_b"], Z_b)
+    assert r["grad_b"] == g_b
+    assert r["gap_conv"] == np.abs(r["Z_a"] - r["Z_b"]).max() > 0.1
+    eigs = [
+        np.linalg.eigvalsh(experiment.code_hessians(A, 1.0, Z, "log")).min()
+        for Z in (r["Z_a"], Z_b)
+    ]
+    assert r["min_eig"] == min(eigs) < eigs[0]
+    pinv = np.linalg.lstsq(A, X.T, rcond=None)[0].T
+    np.testing.assert_array_equal(
+        r["Z_pinv"], sc.encode(X, A, 1.0, penalty="log", max_iter=400, init=pinv)
+    )
+
+
 def test_ridge_codes_lbfgs_match_the_closed_form(problem):
     X, A = problem
     closed = np.linalg.solve(A.T @ A + 0.5 * np.eye(9), (X @ A).T).T
@@ -153,7 +180,9 @@ def test_timed_returns_the_result():
 
 def test_figures_return_figures():
     figs = [
-        experiment.plot_penalties(np.zeros(3), np.zeros((3, 3)), np.zeros(4), np.zeros((3, 2, 4))),
+        experiment.plot_penalties(
+            np.zeros(3), np.zeros((3, 3)), np.zeros(4), np.zeros((3, 2, 4)), np.ones((3, 2))
+        ),
         experiment.plot_convergence(np.ones(5), np.ones(5), np.ones(4), np.ones(4)),
         experiment.plot_learned(np.zeros((4, 64)), np.ones(3)),
         experiment.plot_sparsity_curves(np.ones(3), np.ones(3), np.ones((2, 2)), np.ones((2, 2))),
@@ -167,7 +196,7 @@ def test_figures_return_figures():
 def test_toy_local_minimum_reaches_the_minimum_from_zero():
     r = experiment.toy_local_minimum(np.array([[1.0, 0.8]]), np.array([3.0]), 1.0, np.zeros(2))
     np.testing.assert_allclose(r["z_ista"], r["z_bfgs"], atol=1e-6)
-    assert r["grad"] < 1e-6 and r["hess_eig"].min() > 0
+    assert r["grad"] < 1e-6 and r["hess_eig"].min() > 0 and r["grad_bfgs"] < 1e-6
     g = np.arange(-500, 2501) * 0.002
     G1, G2 = np.meshgrid(g, g)
     F_grid = (3 - G1 - 0.8 * G2) ** 2 + np.log1p(G1**2) + np.log1p(G2**2)
@@ -183,6 +212,10 @@ def test_nonzeros_factor_and_same_error_gain():
     ref = np.array([[3.0, 0.1], [1.0, 0.5]])
     gain = experiment.same_error_gain(ref, np.array([[4.0, 0.3], [1.0, 0.9]]))
     assert gain[0] == pytest.approx(4.0 / 2.0 - 1) and np.isnan(gain[1])
+    with pytest.raises(ValueError):
+        experiment.same_error_gain(ref[::-1], ref)  # errors must increase
+    with pytest.raises(ValueError):
+        experiment.same_error_gain(np.ones((2, 3)), ref)
 
 
 def test_solver_histories_start_at_zero_and_reach_the_optimum(problem):

@@ -46,6 +46,7 @@ case(
     np.ones((3, 5)),
     np.linspace(-2, 2, 7),
     np.ones((3, 2, 7)),
+    [[1.0, 3.0], [1.0, 6.0], [0.5, 2.0]],
 )
 case(experiment.plot_convergence, np.ones(4), np.ones(4), np.ones(3), np.ones(3))
 case(experiment.plot_learned, _atoms, np.ones(3))

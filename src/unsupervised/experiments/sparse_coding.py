@@ -6,8 +6,13 @@ printed formulas, brute-force proximal maps; SC4, SC5), plain ISTA with any step
 ex-sc-step experiment), Newton's method on the non-convex objectives with the Hessians of the
 printed penalties, ridge codes by L-BFGS, the atoms' orientation concentration and
 participation ratio, the debiased sparsity-error curves against PCA's best m-term curve, a
-timer, and the chapter's figures. Every check the chapter makes still compares the library
-with an independent reference in the notebook; what is computed here is evidence.
+timer, and the chapter's figures. Several of the chapter's independent references live
+here, not in the notebook: the grid brute force and autograd (``smooth_penalty_evidence``),
+BFGS (``toy_local_minimum``), L-BFGS (``ridge_codes_lbfgs``), Newton's method and the
+Hessians (``newton_polish``, ``code_hessians``, ``nonconvex_starts``) and the optimality
+residuals (``optimality_gaps``); none calls the library function it checks, and
+``tests/test_experiments_sparse_coding.py`` pins each against a closed form or a known value.
+The notebook's alternating loop against ``learn_dictionary`` is library against library.
 """
 
 from __future__ import annotations
@@ -70,7 +75,9 @@ def optimality_gaps(X, A, Z, eta: float) -> tuple[float, float]:
     ``max |c_i|`` off it``)``, 0.0 for an empty set. Plain NumPy, no library call.
     """
     X, Z = np.atleast_2d(X), np.atleast_2d(Z)
-    if X.shape[1] != A.shape[0] or Z.shape != (len(X), A.shape[1]):
+    if X.shape[1] != A.shape[0]:
+        raise ValueError(f"A: expected {X.shape[1]} rows (X's width), got {A.shape[0]}")
+    if Z.shape != (len(X), A.shape[1]):
         raise ValueError(f"Z: expected shape {(len(X), A.shape[1])}, got {Z.shape}")
     C = (X - Z @ A.T) @ A
     on = Z != 0
@@ -236,12 +243,12 @@ def nonconvex_starts(X, A, eta: float, penalty: str, iters: int = 400) -> dict:
     zero code and the pseudo-inverse's minimum-norm code, each then polished by Newton's
     method (``newton_polish``, 8 steps). Returns ``Z_zero``, ``Z_pinv`` (N, p) after ISTA,
     ``history`` (the zero start's objective per iteration), ``Z_a``, ``Z_b`` the polished
-    codes, ``grad_a``, ``grad_b`` their largest |gradient|, ``min_eig`` the smallest
-    eigenvalue of the Hessians (``code_hessians``) at ``Z_a`` over all samples, ``F_ista`` and
-    ``F_newton`` the library's objective (SC2) at the two starts' codes before and after
-    Newton, ``gap_400`` / ``gap_conv`` the largest difference of the two starts' codes
-    before / after Newton, ``kurt`` the kurtosis of ``Z_a`` and ``concave`` the share of its
-    coefficients where h'' < 0."""
+    codes (from the zero and the pinv start), ``grad_a``, ``grad_b`` their largest |gradient|,
+    ``min_eig`` the smallest eigenvalue of the Hessians (``code_hessians``) at ``Z_a`` and
+    ``Z_b`` over all samples, ``F_ista`` and ``F_newton`` the library's objective (SC2) at
+    the two starts' codes before and after Newton, ``gap_400`` / ``gap_conv`` the largest
+    difference of the two starts' codes before / after Newton, ``kurt`` the kurtosis of
+    ``Z_a`` and ``concave`` the share of its coefficients where h'' < 0."""
     if X.shape[1] != A.shape[0]:
         raise ValueError(f"A: expected {X.shape[1]} rows (X's width), got {A.shape[0]}")
     Z_zero, hist = encode(X, A, eta, penalty=penalty, max_iter=iters, return_history=True)
@@ -249,7 +256,9 @@ def nonconvex_starts(X, A, eta: float, penalty: str, iters: int = 400) -> dict:
     Z_pinv = encode(X, A, eta, penalty=penalty, max_iter=iters, init=init)
     Z_a, g_a = _newton(X, A, eta, Z_zero, penalty, 8)
     Z_b, g_b = _newton(X, A, eta, Z_pinv, penalty, 8)
-    min_eig = float(np.linalg.eigvalsh(_hessians(A, eta, Z_a, penalty))[:, 0].min())
+    min_eig = min(
+        float(np.linalg.eigvalsh(_hessians(A, eta, Z, penalty))[:, 0].min()) for Z in (Z_a, Z_b)
+    )
     F = [objective(X, A, Z, eta, penalty) for Z in (Z_zero, Z_pinv, Z_a, Z_b)]
     concave = {"log": 1.0, "exp": 1 / np.sqrt(2)}[penalty]  # h'' < 0 for |u| above this
     return dict(
@@ -379,12 +388,16 @@ def timed(fn: Callable, repeat: int = 2) -> tuple[float, object]:
     return float(best), out
 
 
-@validate(u=Array(ndim=1), hs=Array(ndim=2), v=Array(ndim=1), maps=Array(ndim=3))
-def plot_penalties(u, hs, v, maps) -> plt.Figure:
+@validate(
+    u=Array(ndim=1), hs=Array(ndim=2), v=Array(ndim=1), maps=Array(ndim=3), ts=Array(ndim=2, low=0)
+)
+def plot_penalties(u, hs, v, maps, ts) -> plt.Figure:
     """Top row: the three h(u) of SC3-SC5 (``hs`` (3, len(u))); bottom row: their proximal
-    maps (``maps`` (3, 2, len(v)): l1 at t = 1, 3; log at t = 1, 6; exp at t = 0.5, 2)."""
+    maps (``maps`` (3, 2, len(v)): l1, log, exp, each at the two t of the row of ``ts`` (3, 2)
+    that made them, which label the curves)."""
+    if maps.shape[:2] != (3, 2) or ts.shape != (3, 2) or hs.shape[0] != 3:
+        raise ValueError(f"maps, ts: expected (3, 2, n) and (3, 2), got {maps.shape}, {ts.shape}")
     titles = ("l1: |u|", "log: log(1 + u^2)", "exp: -exp(-u^2)")
-    ts = ((1.0, 3.0), (1.0, 6.0), (0.5, 2.0))
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.2))
     for col in range(3):
         axes[0, col].plot(u, hs[col], color="C0")
@@ -419,7 +432,7 @@ def plot_convergence(gap_ista, gap_fista, bound_ista, bound_fista) -> plt.Figure
     ax.axhline(1e-6, color="0.5", ls=":", label="1e-6")
     ax.set_xlabel("iteration k")
     ax.set_ylabel("(F(z_k) - F*) / F*")
-    ax.set_title("l1 encoding of 500 whitened patches, 128 atoms")
+    ax.set_title("l1 encoding: ISTA and FISTA against the Beck-Teboulle bounds")
     ax.legend(loc="lower left", fontsize="small")
     return fig
 
@@ -458,16 +471,26 @@ def plot_sparsity_curves(pca_nnz, pca_err, learned, complete) -> plt.Figure:
     return fig
 
 
-@validate(betas=Array(ndim=1, low=0), radii=Array(ndim=1, low=0))
-def prior_masses(betas, radii) -> dict:
+@validate(
+    betas=Array(ndim=1, low=0),
+    radii=Array(ndim=1, low=0),
+    laplace_beta=_POS,
+    log_betas=Array(ndim=1, low=0.5),
+)
+def prior_masses(betas, radii, laplace_beta: float = 0.5, log_betas=(1.0, 2.0)) -> dict:
     """Numerical integrals (``scipy.integrate.quad``) behind SC2's prior argument: the Laplace
-    mass 2 int_0^inf e^{-z/2} dz (beta = 1/2), the log prior's 2 int_0^inf (1 + z^2)^{-b} dz for
-    b = 1, 2, its b = 1/2 mass on [-R, R] for each radius (len(radii),), and for the exp penalty
-    with each beta the mass on [-R, R] minus 2R (len(betas), len(radii)) and the bump
+    mass 2 int_0^inf e^{-beta z} dz at ``laplace_beta``, the log prior's
+    2 int_0^inf (1 + z^2)^{-b} dz for each b of ``log_betas`` (all > 1/2), its b = 1/2 mass
+    on [-R, R] for each radius (len(radii),), and for the exp penalty with each of ``betas``
+    the mass on [-R, R] minus 2R (len(betas), len(radii)) and the bump
     2 int_0^inf (e^{beta e^{-z^2}} - 1) dz (len(betas),)."""
+    if np.any(np.asarray(log_betas) <= 0.5):
+        raise ValueError(f"log_betas: expected entries > 1/2 (integrable), got {log_betas}")
     quad = lambda f, a, b: scipy.integrate.quad(f, a, b, limit=400)[0]
-    out = dict(laplace=2 * quad(lambda z: np.exp(-0.5 * z), 0, np.inf))
-    out["log"] = np.array([2 * quad(lambda z, b=b: (1 + z * z) ** -b, 0, np.inf) for b in (1, 2)])
+    out = dict(laplace=2 * quad(lambda z: np.exp(-laplace_beta * z), 0, np.inf))
+    out["log"] = np.array(
+        [2 * quad(lambda z, b=b: (1 + z * z) ** -b, 0, np.inf) for b in log_betas]
+    )
     out["mass_log"] = np.array([2 * quad(lambda z: (1 + z * z) ** -0.5, 0, r) for r in radii])
     out["bump"] = np.array(
         [2 * quad(lambda z, b=b: np.expm1(b * np.exp(-z * z)), 0, np.inf) for b in betas]
@@ -486,8 +509,9 @@ def toy_local_minimum(A, x, eta: float, z0) -> dict:
     """The two-coefficient log-penalty example (SC4, SC6): from ``z0`` (p,), the library's
     ISTA (``encode(..., penalty="log", max_iter=5000, tol=0, init=z0)``) and, independently,
     SciPy's BFGS (gtol 1e-12) on F(z) = ||x - A z||^2 + eta sum log(1 + z_i^2) with its
-    gradient written out. Returns ``z_ista``, ``z_bfgs`` (p,), ``grad`` the largest |gradient|
-    at z_ista, ``hess_eig`` the eigenvalues of 2 A^T A + eta diag(h''(z_ista)) and ``F``."""
+    gradient written out. Returns ``z_ista``, ``z_bfgs`` (p,), ``grad`` / ``grad_bfgs`` the
+    largest |gradient| at z_ista / z_bfgs, ``hess_eig`` the eigenvalues of
+    2 A^T A + eta diag(h''(z_ista)) and ``F``."""
     if A.shape[1] != z0.shape[0]:
         raise ValueError(f"z0: expected {A.shape[1]} entries (A's atoms), got {z0.shape[0]}")
     F = lambda z: float(np.sum((x - A @ z) ** 2) + eta * np.sum(np.log1p(z * z)))
@@ -499,6 +523,7 @@ def toy_local_minimum(A, x, eta: float, z0) -> dict:
         z_ista=z_ista,
         z_bfgs=z_bfgs,
         grad=float(np.abs(grad(z_ista)).max()),
+        grad_bfgs=float(np.abs(grad(z_bfgs)).max()),
         hess_eig=np.linalg.eigvalsh(hess),
         F=F(z_ista),
     )
@@ -522,7 +547,11 @@ def same_error_gain(reference, other) -> np.ndarray:
     ``other``, m / m_ref(e) - 1 with m_ref(e) the linear interpolation of ``reference``'s
     non-zeros at error e (rows (non-zeros, error) with increasing error); NaN where e is outside
     ``reference``'s measured errors. Returns (len(other),)."""
+    if reference.shape[1] != 2 or other.shape[1] != 2:
+        raise ValueError("reference, other: expected rows (non-zeros, error), 2 columns")
     err_ref, nnz_ref = reference[:, 1], reference[:, 0]
+    if np.any(np.diff(err_ref) <= 0):
+        raise ValueError("reference: expected strictly increasing errors")
     inside = (other[:, 1] >= err_ref[0]) & (other[:, 1] <= err_ref[-1])
     gain = other[:, 0] / np.interp(other[:, 1], err_ref, nnz_ref) - 1
     return np.where(inside, gain, np.nan)
