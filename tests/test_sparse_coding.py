@@ -747,3 +747,16 @@ def test_checkers_read_tensors_that_require_grad_and_never_raise(checker, capsys
     for answer in wrong:
         ok, out = run(check, answer, capsys)
         assert not ok and _common.CORRECT not in out
+
+
+def test_active_set_stopping_rule_takes_an_atom_just_above_eta_over_two():
+    # Orthonormal atoms: the code is the soft threshold of c = A^T x at t = eta / 2, so an atom
+    # with |c_i| = t (1 + 1e-7) belongs in the code with z_i = 1e-7 t. The default rule
+    # |c_i| <= t (1 + 1e-10) must take it; a looser rule (1 + 1e-4) would stop at z_i = 0.
+    eta, t = 0.6, 0.3
+    A = np.linalg.qr(np.random.default_rng(0).normal(size=(6, 6)))[0]
+    c = np.array([2.0, -1.0, t * (1 + 1e-7), -t * (1 - 1e-7), 0.1, 0.0])
+    z = encode(A @ c, A, eta)
+    expected = np.sign(c) * np.maximum(np.abs(c) - t, 0.0)
+    assert z[2] != 0 and z[3] == 0
+    np.testing.assert_allclose(z, expected, rtol=1e-6, atol=1e-14)
