@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from scipy import stats
+from scipy import optimize, stats
 
 from unsupervised.datasets import GaussianMixture
 from unsupervised.experiments import vae as experiment
@@ -98,8 +98,12 @@ def test_sigma_lower_bound_holds_and_is_attained_at_saturation():
     enc = InferenceNetwork(3, 2, 4, seed=1, dtype=F64)
     x = torch.tensor(np.random.default_rng(0).standard_normal((5, 3)))
     floor, smallest = experiment.sigma_lower_bound(enc, x)
-    W3, b3 = enc.std.weight.detach(), enc.std.bias.detach()
-    np.testing.assert_allclose(floor, np.log1p(np.exp((b3 + W3.clamp(max=0).sum(1)).numpy())))
+    # independent reference: the smallest pre-activation over the 2^4 corners of h in [0, 1]^4
+    W3, b3 = enc.std.weight.detach().numpy(), enc.std.bias.detach().numpy()
+    corners = np.array(np.meshgrid(*[[0.0, 1.0]] * 4)).reshape(4, -1)
+    np.testing.assert_allclose(floor, np.log1p(np.exp((W3 @ corners).min(1) + b3)), rtol=1e-12)
+    with pytest.raises(ValueError, match="sigmoid"):
+        experiment.sigma_lower_bound(InferenceNetwork(3, 2, 4, activation="tanh", seed=1), x)
     assert torch.all(smallest >= floor * (1 - 1e-12)) and torch.all(enc(x)[1] >= smallest)
 
 
@@ -162,6 +166,18 @@ def test_em_trace_and_ppca_ml(lg):
     assert ml.log_marginal(X).sum() >= final.log_marginal(X).sum() - 1e-8
 
 
+def test_best_diagonal_q_is_the_kl_closest_diagonal_gaussian(lg):
+    # the first E-step's q of variational_em against L-BFGS over diagonal Gaussians (VA8)
+    X = lg.sample(3, generator=torch.Generator().manual_seed(4))
+    m0, S0 = experiment.variational_em(lg, X, steps=1, exact_steps=0)["q0"]
+    for n in range(3):
+        m, S, _ = experiment.fit_gaussian_q(
+            lambda m, S, n=n: -lg.elbo(X[n : n + 1], m[None], S).sum(), True
+        )
+        torch.testing.assert_close(m0[n], m, rtol=0, atol=1e-7)
+        torch.testing.assert_close(S0, S, rtol=0, atol=1e-7)
+
+
 def test_variational_em_keeps_the_elbo_rising(lg):
     X = lg.sample(200, generator=torch.Generator().manual_seed(2))
     out = experiment.variational_em(lg, X, steps=5, exact_steps=3)
@@ -183,6 +199,19 @@ def test_quad_and_grid_posteriors_match_the_closed_form(lg):
     np.testing.assert_allclose(
         g["cov"], lg.posterior(x).covariance_matrix[0].numpy(), rtol=1e-6, atol=1e-9
     )
+
+
+def test_latent_size_is_checked(lg):
+    lg1 = LinearGaussian(W=[[1.5], [-0.7]], b=[0.2, 0.1], sigma2=0.4)
+    with pytest.raises(ValueError, match="k = 1"):
+        experiment.quad_posterior_1d(lg, torch.zeros((1, 4), dtype=F64))
+    with pytest.raises(ValueError, match="k = 2"):
+        experiment.grid_posterior(lg1, torch.zeros((1, 2), dtype=F64), 11)
+    with pytest.raises(ValueError, match="5 entries"):
+        experiment.q_params(torch.zeros(4, dtype=F64), False)
+    for k in (1, 3):
+        with pytest.raises(ValueError):
+            experiment.sample_moments(torch.zeros((1, k)), torch.ones((1, k)), 5, 0)
 
 
 def test_q_params_and_fit_gaussian_q():
@@ -222,6 +251,21 @@ def test_variance_of_two_forms_at_the_posterior(lg):
         lg, x[0], post.mean[0], post.covariance_matrix[0], 1000, 0
     )
     assert sd3 < 1e-10 and sd12 > 0.01 and crit < 0
+    # crit = var B - 2 cov(A, B) on the same draws, densities by SciPy
+    m, S = np.array([0.3, -0.2]), np.array([[0.5, 0.1], [0.1, 0.3]])
+    sd3, sd12, crit = experiment.variance_of_two_forms(lg, x[0], m, S, 2000, 3)
+    L = np.linalg.cholesky(S)
+    z = (
+        m
+        + torch.randn((2000, 2), generator=torch.Generator().manual_seed(3), dtype=F64).numpy()
+        @ L.T
+    )
+    W, b, s2 = lg.W.numpy(), lg.b.numpy(), lg.sigma2.item()
+    A = stats.norm(z @ W.T + b, math.sqrt(s2)).logpdf(x[0].numpy()).sum(-1)
+    B = stats.multivariate_normal(m, S).logpdf(z) - stats.norm.logpdf(z).sum(-1)
+    C = np.cov(A, B)
+    assert abs(crit - (C[1, 1] - 2 * C[0, 1])) < 1e-9 * (1 + abs(crit))
+    assert abs(sd3 - np.std(A - B, ddof=1)) < 1e-9 and abs(sd12 - np.std(A, ddof=1)) < 1e-9
 
 
 def test_mc_error_curve_follows_s_over_sqrt_m(lg):
@@ -260,6 +304,32 @@ def test_iw_linear_gaussian_and_blocks(lg):
     gap1 = out["log_px"] - L[1].mean().item()
     assert abs(gap1 - out["kl"]) < 5 * L[1].std().item() / math.sqrt(len(L[1]))
     assert out["log_px"] - L[64].mean().item() < gap1
+    # chi2 = int p^2 / q - 1 and c3 = int p^3 / q^2 - 3 int p^2 / q + 2 on a 2-D grid
+    post = lg.posterior(x)
+    m_p, S_p = post.mean[0].numpy(), post.covariance_matrix[0].numpy()
+    q = out["q"]
+    half = 12 * np.sqrt(np.linalg.eigvalsh(S_p).max())
+    axes = [np.linspace(m_p[j] - half, m_p[j] + half, 801) for j in range(2)]
+    Z = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
+    log_p = stats.multivariate_normal(m_p, S_p).logpdf(Z)
+    log_q = stats.multivariate_normal(q.mean.numpy(), q.covariance_matrix.numpy()).logpdf(Z)
+
+    def integral(v):
+        return np.trapezoid(np.trapezoid(v, axes[1], axis=1), axes[0])
+
+    e1, e2 = integral(np.exp(2 * log_p - log_q)), integral(np.exp(3 * log_p - 2 * log_q))
+    assert abs(out["chi2"] - (e1 - 1)) < 5 * out["chi2_se"]
+    assert abs(out["c3"] - (e2 - 3 * e1 + 2)) < 0.1 * abs(e2 - 3 * e1 + 2)
+    assert abs(out["c3_direct"] - out["c3"]) < 5 * out["c3_se"]
+    # log sup w / p(x) by a numerical maximiser (Nelder-Mead from the posterior mean)
+    lq = stats.multivariate_normal(q.mean.numpy(), q.covariance_matrix.numpy()).logpdf
+    res = optimize.minimize(
+        lambda z: lq(z) - stats.multivariate_normal(m_p, S_p).logpdf(z),
+        m_p,
+        method="Nelder-Mead",
+        options=dict(xatol=1e-10, fatol=1e-13, maxiter=4000),
+    )
+    assert abs(out["log_w_sup"] - (-res.fun)) < 1e-8
     blocks = experiment.iw_blocks(torch.log(torch.tensor([[1.0], [3.0]])), [2])
     torch.testing.assert_close(blocks[2], torch.log(torch.tensor([[2.0]])))
 

@@ -32,7 +32,7 @@ from unsupervised._validation import (
 from unsupervised.datasets import GaussianMixture
 from unsupervised.plotting import image_grid
 from unsupervised.training import fit
-from unsupervised.vae import VAE, LinearGaussian, elbo_loss, reparameterize
+from unsupervised.vae import VAE, InferenceNetwork, LinearGaussian, elbo_loss, reparameterize
 
 __all__ = [
     "random_spd",
@@ -83,6 +83,11 @@ __all__ = [
 F64 = torch.float64
 _LG = Instance(LinearGaussian)
 _MODEL = Instance(VAE)
+
+
+def _need_latent(model, k):
+    if model.W.shape[1] != k:
+        raise ValueError(f"model must have k = {k} latent dimensions, got {model.W.shape[1]}")
 
 
 def _gen(seed):
@@ -256,7 +261,14 @@ def q_family(posterior: MultivariateNormal, rng: np.random.Generator) -> dict:
     t=Array(ndim=1),
     direction=Tensor(ndim=1),
 )
-def plot_elbo_kl_shift(model, x, mean, cov, t, direction):
+def plot_elbo_kl_shift(
+    model: LinearGaussian,
+    x: torch.Tensor,
+    mean: torch.Tensor,
+    cov: torch.Tensor,
+    t: np.ndarray,
+    direction: np.ndarray,
+):
     """log p(x) = ELBO + KL (VA2) as q's mean moves along mean + t u (u = ``direction``):
     x (1, d), the posterior's mean (1, k) and covariance (1, k, k), t (T,)."""
     from unsupervised.divergences import gaussian_kl
@@ -363,7 +375,8 @@ def variational_em(
     Returns a dict of arrays of sums over the N samples: ``lp_exact`` (exact_steps + 1,),
     ``lp_vem`` (steps + 1,) (log p after each step, the start first) and ``elbo_vem`` (2 steps,):
     ELBO after each approximate E-step and after each M-step; ``grad_max``: the largest
-    |gradient| of sum ELBO(q, theta) at the first M-step's theta (autograd; VA2, VA11).
+    |gradient| of sum ELBO(q, theta) at the first M-step's theta (autograd; VA2, VA11);
+    ``q0`` = (mean (N, k), cov (k, k)), the first E-step's q.
     """
     exact_t, vem_t = model, model
     lp0 = model.log_marginal(X).sum().item()
@@ -376,6 +389,7 @@ def variational_em(
         elbo_vem.append(vem_t.elbo(X, m_d, S_d).sum().item())
         vem_next = vem_t.em_step(X, m_d, S_d)
         if it == 0:
+            q0 = (m_d, S_d)
             p_v = [p.clone().requires_grad_() for p in (vem_next.W, vem_next.b, vem_next.sigma2)]
             g_v = torch.autograd.grad(LinearGaussian(*p_v).elbo(X, m_d, S_d).sum(), p_v)
             grad_max = max(g.abs().max().item() for g in g_v)
@@ -387,6 +401,7 @@ def variational_em(
         "lp_vem": np.array(lp_vem),
         "elbo_vem": np.array(elbo_vem),
         "grad_max": grad_max,
+        "q0": q0,
     }
 
 
@@ -395,6 +410,7 @@ def quad_posterior_1d(model: LinearGaussian, x: torch.Tensor, bound: float = 12.
     """Bayes' rule (VA4) by adaptive quadrature for k = 1: the evidence int p(x|z) p(z) dz, the
     posterior mean and variance, over [-bound, bound] with SciPy's quad (epsrel 1e-12).
     x (1, d). Returns floats ``evidence``, ``mean``, ``var``."""
+    _need_latent(model, 1)
 
     def joint(z):
         return math.exp(model.log_joint(x, torch.tensor([[z]], dtype=F64)).item())
@@ -412,6 +428,7 @@ def grid_posterior(model: LinearGaussian, x: torch.Tensor, n: int, width: float 
     standard deviations (the closed-form posterior only places the grid), n points per axis.
     x (1, d). Returns ``log_evidence`` (float), the posterior ``mean`` (2,) and ``cov`` (2, 2)
     of the normalised grid values, the grid ``Z1``, ``Z2`` (n, n) and ``density`` (n, n)."""
+    _need_latent(model, 2)
     post = model.posterior(x)
     sd = post.covariance_matrix[0].diagonal().sqrt()
     axes = [
@@ -501,7 +518,12 @@ def plot_posteriors(model: LinearGaussian, x: torch.Tensor, n: int = 801):
 
 
 # ----------------------------------------------------------------------------- VA5, VA6, VA16
-@validate(mu=Tensor(ndim=2), sigma=Tensor(ndim=2, low=0), n=Integer(2), seed=Seed())
+@validate(
+    mu=Tensor(ndim=2, shape=(None, 2)),
+    sigma=Tensor(ndim=2, low=0, shape=(None, 2)),
+    n=Integer(2),
+    seed=Seed(),
+)
 def sample_moments(mu: torch.Tensor, sigma: torch.Tensor, n: int, seed: int) -> dict:
     """n draws of ``reparameterize(mu, sigma)`` (VA18; mu, sigma (N, 2), generator seeded ``seed``):
     their ``mean`` and ``var`` (N, 2) and the correlation ``corr`` (N,) of the two coordinates."""
@@ -510,11 +532,13 @@ def sample_moments(mu: torch.Tensor, sigma: torch.Tensor, n: int, seed: int) -> 
     return {"mean": z.mean(0), "var": z.var(0), "corr": corr}
 
 
-@validate(encoder=Instance(torch.nn.Module), x=Tensor(ndim=2))
-def sigma_lower_bound(encoder, x: torch.Tensor) -> tuple:
+@validate(encoder=Instance(InferenceNetwork), x=Tensor(ndim=2))
+def sigma_lower_bound(encoder: InferenceNetwork, x: torch.Tensor) -> tuple:
     """The VA6 lower bound of sigma_I for every input, softplus(b3 + sum_i min(W3_ji, 0)) (k,),
     from the ``std`` layer of an ``InferenceNetwork``, and the smallest sigma_I (k,) over x (N, d)
     scaled by 1, 1e3, 1e6 and -1e6 (saturated sigmoids)."""
+    if encoder.activation != "sigmoid":
+        raise ValueError(f"the bound needs a sigmoid hidden layer, got {encoder.activation!r}")
     W3, b3 = encoder.std.weight.detach(), encoder.std.bias.detach()
     floor = torch.nn.functional.softplus(b3 + W3.clamp(max=0).sum(1))
     x = x.to(W3.dtype)
@@ -523,7 +547,7 @@ def sigma_lower_bound(encoder, x: torch.Tensor) -> tuple:
 
 
 @validate(rng=Instance(np.random.Generator), ks=Sizes(), n_pairs=Integer(1))
-def kl_relative_error(rng: np.random.Generator, ks, n_pairs: int = 20) -> float:
+def kl_relative_error(rng: np.random.Generator, ks: tuple, n_pairs: int = 20) -> float:
     """The largest relative difference between ``divergences.gaussian_kl`` (VA16) and
     ``torch.distributions.kl_divergence`` over n_pairs random pairs of Gaussians for each
     dimension k in ``ks`` (means standard normal, covariances ``random_spd`` with scales
@@ -553,7 +577,9 @@ def kl_relative_error(rng: np.random.Generator, ks, n_pairs: int = 20) -> float:
     n=Integer(2),
     seed=Seed(),
 )
-def kl_monte_carlo(mu1, cov1, mu2, cov2, n: int, seed: int) -> torch.Tensor:
+def kl_monte_carlo(
+    mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor, n: int, seed: int
+) -> torch.Tensor:
     """n draws of log p1(z) - log p2(z), z ~ p1 = N(mu1, cov1), p2 = N(mu2, cov2)
     (torch.distributions densities; generator seeded ``seed``): their mean estimates
     KL(p1 || p2) (VA16)."""
@@ -595,7 +621,9 @@ def iw_by_hand(model: VAE, x: torch.Tensor, K: int, seed: int) -> torch.Tensor:
 
 
 @validate(X_train=Tensor(ndim=2), X_test=Tensor(ndim=2), epochs=Integer(1), latent=Sizes())
-def train_digit_vaes(X_train, X_test, epochs: int = 200, latent=(8, 2)) -> dict:
+def train_digit_vaes(
+    X_train: torch.Tensor, X_test: torch.Tensor, epochs: int = 200, latent: tuple = (8, 2)
+) -> dict:
     """Train one Bernoulli VAE (256 sigmoid hidden units, seed 0) per latent size in ``latent``
     with ``training.fit`` (``elbo_loss()``, Adam lr 3e-3, batches of 100, seed 0, ``epochs``
     epochs) and the held-out ELBO of X_test every epoch (``heldout_elbo``). Returns
@@ -626,6 +654,8 @@ def q_params(theta: torch.Tensor, diagonal: bool) -> tuple:
     """theta -> (mean (2,), covariance (2, 2)) of a Gaussian q for k = 2. Diagonal: theta =
     (m1, m2, log s1, log s2); full: theta = (m1, m2, log L11, log L22, L21), covariance L L^T
     with L lower triangular."""
+    if len(theta) != (4 if diagonal else 5):
+        raise ValueError(f"theta must have {4 if diagonal else 5} entries, got {len(theta)}")
     return _q_params(theta, diagonal)
 
 
@@ -711,7 +741,9 @@ def m_step_evidence(
 
 # ----------------------------------------------------------------------------- VA12-VA15
 @validate(model=_LG, x=Tensor(ndim=2), mean=Tensor(ndim=2), cov=Tensor(ndim=3))
-def elbo_sigma_points(model: LinearGaussian, x, mean, cov) -> dict:
+def elbo_sigma_points(
+    model: LinearGaussian, x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor
+) -> dict:
     """The exact ELBO of q = N(m, S) in the linear-Gaussian model without its closed forms (VA12).
 
     For f quadratic in z, E_q[f] is the mean of f over the 2k points m +- sqrt(k) l_i
@@ -757,7 +789,9 @@ def vae_two_forms(model: VAE, x: torch.Tensor, n_samples: int, seed: int) -> dic
 @validate(
     model=_LG, x=Tensor(ndim=1), mean=Tensor(ndim=1), cov=Tensor(ndim=2), n=Integer(2), seed=Seed()
 )
-def variance_of_two_forms(model: LinearGaussian, x, mean, cov, n: int, seed: int) -> tuple:
+def variance_of_two_forms(
+    model: LinearGaussian, x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor, n: int, seed: int
+) -> tuple:
     """A = log p(x|z), B = log q(z) - log p(z), z ~ q = N(mean, cov) (n draws, seed): returns
     (std of A - B (one VA3 draw), std of A (one VA12 draw), var B - 2 cov(A, B)); VA12 has
     the smaller variance iff the last is positive. Densities by torch.distributions."""
@@ -779,7 +813,16 @@ def variance_of_two_forms(model: LinearGaussian, x, mean, cov, n: int, seed: int
     exact=Real(),
     seed=Seed(),
 )
-def mc_error_curve(model, x, mu, sigma, M_values, repeats: int, exact: float, seed: int) -> tuple:
+def mc_error_curve(
+    model: LinearGaussian,
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    M_values: np.ndarray,
+    repeats: int,
+    exact: float,
+    seed: int,
+) -> tuple:
     """The Monte Carlo estimate (VA13) of E_q log p(x|z), q = N(mu, diag(sigma^2)) (x, mu,
     sigma of shape (1, .)), repeated ``repeats`` times for each M in ``M_values``
     (``reparameterize``, generator seeded seed + i for the i-th M). Returns arrays (len(M),):
@@ -803,7 +846,7 @@ def mc_error_curve(model, x, mu, sigma, M_values, repeats: int, exact: float, se
 @validate(
     M_values=Array(ndim=1), mse=Array(ndim=1), s2=Real(low=0), repeats=Integer(1), slope=Real()
 )
-def plot_mc_error(M_values, mse, s2: float, repeats: int, slope: float):
+def plot_mc_error(M_values: np.ndarray, mse: np.ndarray, s2: float, repeats: int, slope: float):
     """RMSE of the VA13 estimate against M with the closed form s / sqrt(M) (log-log)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     ax.loglog(M_values, np.sqrt(mse), "o", label=f"measured RMSE ({repeats} repeats)")
@@ -824,7 +867,14 @@ def plot_mc_error(M_values, mse, s2: float, repeats: int, slope: float):
     repeats=Integer(2),
     seed=Seed(),
 )
-def gradient_estimators(model: LinearGaussian, x, mu, sigma, repeats: int, seed: int) -> dict:
+def gradient_estimators(
+    model: LinearGaussian,
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    repeats: int,
+    seed: int,
+) -> dict:
     """Single-draw estimates of the gradient of E_q log p(x|z) with respect to (mu, sigma),
     q = N(mu, diag(sigma^2)), x (1, d) (VA18). The same ``repeats`` eps (seed) for all.
 
@@ -1106,7 +1156,8 @@ def iw_linear_gaussian(
     deviations, lambda_max the largest eigenvalue of the posterior covariance), x (1, d).
     Draws blocks * K_max z ~ q (seed) and n_post posterior draws (seed + 1). Returns
     ``log_px``; ``log_w`` (blocks * K_max,) = log p(x, z) - log q(z); ``log_w_sup`` = log sup
-    w / p(x) (the stationary point of a concave quadratic); ``min_eig`` of Lambda_p - Lambda_q;
+    w / p(x) at ``z_star`` (k,) (the stationary point of a concave quadratic), the proposal
+    ``q`` (MultivariateNormal); ``min_eig`` of Lambda_p - Lambda_q;
     ``kl`` = KL(q || posterior) (torch.distributions); ``chi2`` = E_post[p/q] - 1 and its
     standard error ``chi2_se``; ``c3`` = E_post r^2 - 3 E_post r + 2 and ``c3_direct`` (mean of
     (r - 1)^3 under q) with its standard error ``c3_se``.
@@ -1129,6 +1180,8 @@ def iw_linear_gaussian(
         "log_px": log_px,
         "log_w": log_w,
         "log_w_sup": (p.log_prob(z_star) - q.log_prob(z_star)).item(),
+        "z_star": z_star,
+        "q": q,
         "min_eig": torch.linalg.eigvalsh(Lam_p - Lam_q).min().item(),
         "kl": kl_divergence(q, p).item(),
         "chi2": ratio.mean().item() - 1,
@@ -1140,7 +1193,7 @@ def iw_linear_gaussian(
 
 
 @validate(log_w=Tensor(ndim=(1, 2)), K_values=Sizes())
-def iw_blocks(log_w: torch.Tensor, K_values) -> dict:
+def iw_blocks(log_w: torch.Tensor, K_values: tuple) -> dict:
     """E[L_K] estimates from one set of log-weights: the draws (first axis, length a multiple
     of every K) are split into disjoint blocks of K, L_K = logsumexp(block) - log K per block.
     log_w (S,) or (S, N). Returns {K: tensor (S / K,) or (S / K, N)} of the blocks' L_K."""
@@ -1151,7 +1204,7 @@ def iw_blocks(log_w: torch.Tensor, K_values) -> dict:
 
 
 @validate(K=Array(ndim=1), gaps=Array(ndim=1), se=Array(ndim=1), chi2=Real())
-def plot_iw_gap(K, gaps, se, chi2: float):
+def plot_iw_gap(K: np.ndarray, gaps: np.ndarray, se: np.ndarray, chi2: float):
     """log p(x) - mean L_K against K (2 SE bars) with the delta method's chi^2 / (2K)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     ax.errorbar(K, gaps, yerr=2 * se, fmt="o", label="log p(x) - mean L_K (2 SE bars)")
@@ -1168,7 +1221,7 @@ def plot_iw_gap(K, gaps, se, chi2: float):
 
 
 @validate(K=Array(ndim=1), means=Array(ndim=1), elbo=Real())
-def plot_iw_bound(K, means, elbo: float):
+def plot_iw_bound(K: np.ndarray, means: np.ndarray, elbo: float):
     """The held-out mean of L_K against K, with the held-out ELBO."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     ax.semilogx(K, means, "o-", label="E[L_K], held-out mean")
