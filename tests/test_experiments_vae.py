@@ -293,6 +293,12 @@ def test_sign_experiment_returns_three_runs():
     assert set(runs) == {"printed", "sign only", "corrected"}
     assert runs["printed"].shape == (2, 3) and np.all(runs["corrected"][:, 1] >= 0)
     assert runs["printed"][-1, 1] > runs["corrected"][-1, 1]
+    for r in runs.values():
+        np.testing.assert_array_equal(r[:, 0], [10, 20])
+    # the KL grows under the two wrong-signed objectives and stays below them under eq. VA19
+    assert runs["printed"][1, 1] > runs["printed"][0, 1]
+    assert runs["sign only"][1, 1] > runs["sign only"][0, 1]
+    assert runs["sign only"][-1, 1] > runs["corrected"][-1, 1]
 
 
 def test_iw_linear_gaussian_and_blocks(lg):
