@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma
 
-from unsupervised.datasets import GaussianMixture
+from test_experiments_density import MIX, _exact, _mise  # the chapter's closed forms, once
 from unsupervised.density import HistogramDensity, KNNDensity, ParzenWindow
 from unsupervised.experiments import density as experiment
 from validation_cases import case
@@ -14,23 +13,6 @@ _rng = np.random.default_rng(3)
 X2 = _rng.normal(size=(40, 2))
 X1 = _rng.normal(size=(30, 1))
 G = np.linspace(-3.0, 3.0, 7)
-MIX = GaussianMixture(weights=[0.4, 0.6], means=[-2.0, 1.5], covs=[0.36, 1.0])
-
-
-def _exact(d, n):
-    i = np.arange(1, d + 1)
-    return (n + 1) * d / (n - d - 2) - d + digamma((n - i) / 2).sum() + d * np.log(2 / n)
-
-
-def _mise(h, N, d):
-    return (4 * np.pi) ** (-d / 2) * (
-        1 / (N * h**d)
-        + (1 - 1 / N) * (1 + h * h) ** (-d / 2)
-        - 2 ** (d / 2 + 1) * (2 + h * h) ** (-d / 2)
-        + 1
-    )
-
-
 case(experiment.loglik_gradient, X2, np.zeros(2), np.eye(2))
 case(experiment.location_log_likelihoods, X1[:, 0], G)
 case(experiment.mle_by_bfgs, X2, gtol=1e-6)
