@@ -13,6 +13,13 @@ from scipy import optimize
 from unsupervised.sparse_coding import encode, objective
 
 
+@pytest.fixture(autouse=True, scope="module")
+def compiled():
+    """The timed tests below guard against hangs, not compile time: numba compiles the
+    homotopy (_lars.py) at its first call in a process (seconds; cached afterwards)."""
+    encode(np.ones((1, 2)), np.eye(2), 0.1)
+
+
 def unit_atoms(rng, d, p):
     A = rng.normal(size=(d, p))
     return A / np.linalg.norm(A, axis=0)

@@ -547,7 +547,7 @@ def test_encode_reads_lists_float32_strided_arrays_and_tensors_that_require_grad
         (lambda: encode(np.ones((3, 4)), np.ones((5, 6)), 0.1), "X"),
         (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), -1.0), "eta"),
         (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, penalty="l2"), "penalty"),
-        (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, method="lars"), "method"),
+        (lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, method="lasso_lars"), "method"),
         (
             lambda: encode(np.ones((3, 4)), np.ones((4, 6)), 0.1, penalty="log", method="fista"),
             "method",
