@@ -7,9 +7,12 @@ Rows (all on standard normal data, seed 0):
   h = N^(-1/(d+4)) (the data have unit standard deviation): ParzenWindow(h, "gaussian")
   .log_density versus sklearn KernelDensity(bandwidth=h).score_samples (default settings),
   both compared with an exact float64 reference built from explicit differences x - x^(n)
-  and scipy.special.logsumexp. Targets: ours within 1e-10 of exact, and at least 2x faster.
+  and scipy.special.logsumexp. Targets: ours within 1e-10 of exact, and at least 10x faster
+  (issue 16; the former target was 2x, met with 4.5x and 8.1x before the cache-sized chunks).
 - Memory: N = M = 100,000 in d = 10, run in a subprocess so that its peak RSS is its own.
-  Target: peak RSS < 2 GB.
+  Targets: peak RSS < 2 GB and time < 63 s (baseline: 63.1 s, 754 MiB with the former
+  2e7-entry chunks, benchmarks/results/density.json of 2026-11-25); 200 of its queries within
+  1e-10 of the exact reference.
 - kNN: KNNDensity(k=10) versus a brute-force numpy estimate (explicit distances,
   np.partition), N = 5,000, M = 2,000, d = 3. Target: max relative difference <= 1e-10.
 
@@ -38,8 +41,10 @@ from unsupervised.density import KNNDensity, ParzenWindow
 
 SEED = 0
 ACCURACY_TARGET = 1e-10
-SPEEDUP_TARGET = 2.0
+SPEEDUP_TARGET = 10.0
 MEMORY_TARGET_BYTES = 2 * 1024**3
+MEMORY_TIME_TARGET_S = 63.0
+MEMORY_BASELINE_S = 63.1  # the former chunks (see the docstring)
 RESULTS = Path(__file__).resolve().parent / "results" / "density.json"
 
 
@@ -101,6 +106,7 @@ def kde_row(d, n=10_000, m=10_000):
         "t_ours_1thread_s": t_ours_1,
         "t_sklearn_s": t_sk,
         "speedup": speedup,
+        "speedup_target": SPEEDUP_TARGET,
         "max_abs_err_ours": err_ours,
         "max_abs_err_sklearn": err_sk,
         "pass": ok,
@@ -148,7 +154,7 @@ def memory_row(n=100_000, d=10):
     child = json.loads(proc.stdout.strip().splitlines()[-1])
     peak = child["peak_rss_bytes"]
     accurate = child["finite"] and child["max_abs_err_200"] <= ACCURACY_TARGET
-    ok = peak < MEMORY_TARGET_BYTES and accurate
+    ok = peak < MEMORY_TARGET_BYTES and child["seconds"] < MEMORY_TIME_TARGET_S and accurate
     return {
         "row": "memory",
         "d": d,
@@ -156,6 +162,8 @@ def memory_row(n=100_000, d=10):
         "M": n,
         "h": child["h"],
         "t_ours_s": child["seconds"],
+        "t_target_s": MEMORY_TIME_TARGET_S,
+        "speedup_vs_baseline": MEMORY_BASELINE_S / child["seconds"],
         "peak_rss_bytes": peak,
         "peak_rss_children_bytes": children_kb * 1024,
         "max_abs_err_ours_200_queries": child["max_abs_err_200"],
@@ -198,7 +206,10 @@ def verdict(ok):
 
 
 def print_table(kde_rows, mem, knn):
-    print("Gaussian Parzen window (log density), targets: |ours - exact| <= 1e-10, speedup >= 2")
+    print(
+        "Gaussian Parzen window (log density), targets: |ours - exact| <= 1e-10, "
+        f"speedup >= {SPEEDUP_TARGET:g}"
+    )
     header = (
         f"{'d':>3} {'N':>7} {'M':>7} {'h':>6} {'t_ours[s]':>10} {'t_ours_1thr':>11} "
         f"{'t_sklearn[s]':>12} {'speedup':>8} {'err_ours':>9} {'err_sklearn':>11}  result"
@@ -219,7 +230,9 @@ def print_table(kde_rows, mem, knn):
         print(
             f"Memory (N = M = {mem['N']}, d = {mem['d']}, subprocess): peak RSS "
             f"{mem['peak_rss_bytes'] / 2**20:.0f} MiB (target < 2048 MiB), "
-            f"time {mem['t_ours_s']:.1f} s, max err on 200 queries "
+            f"time {mem['t_ours_s']:.1f} s (target < {MEMORY_TIME_TARGET_S:g} s; "
+            f"{MEMORY_BASELINE_S / mem['t_ours_s']:.1f}x faster than the {MEMORY_BASELINE_S} s "
+            f"baseline), max err on 200 queries "
             f"{mem['max_abs_err_ours_200_queries']:.1e}  {verdict(mem['pass'])}"
         )
     print(

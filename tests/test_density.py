@@ -281,6 +281,30 @@ def test_gaussian_parzen_is_exact_against_explicit_differences(d, shift):
         np.testing.assert_allclose(chunked, ours, rtol=0, atol=1e-12)
 
 
+def test_gaussian_parzen_does_not_depend_on_the_chunk_size():
+    # N large enough that the default (cache-sized) chunk splits the queries; far rows among
+    # the near ones: at distance 20-40 (h = 0.4) every term exp(-r^2 / 2h^2) underflows, so
+    # those rows take the shifted logsumexp and stay finite; at 1e200 the squared distance
+    # overflows and log p is -inf, in the reference as well.
+    rng = np.random.default_rng(41)
+    X, Q, h = rng.standard_normal((6000, 3)), rng.standard_normal((240, 3)), 0.4
+    far = slice(None, None, 17)
+    Q[far] *= (
+        np.linspace(20.0, 40.0, len(Q[far]))[:, None] / np.linalg.norm(Q[far], axis=1)[:, None]
+    )
+    Q[5] = [1e200, 0.0, 0.0]
+    with np.errstate(over="ignore"):
+        expected = brute_force_log_kde(X, Q, h)
+        terms = np.exp(-((Q[far, None, :] - X[None]) ** 2).sum(axis=-1) / (2 * h * h))
+    assert np.all(terms.sum(axis=1) == 0.0)  # the plain sum of exps underflows
+    assert expected[5] == -np.inf and np.all(np.isfinite(np.delete(expected, 5)))
+    default = ParzenWindow(h, "gaussian").fit(X).log_density(Q)
+    np.testing.assert_allclose(default, expected, rtol=0, atol=1e-10)
+    for chunk in (1, 7, len(Q)):
+        chunked = ParzenWindow(h, "gaussian", chunk_size=chunk).fit(X).log_density(Q)
+        np.testing.assert_allclose(chunked, default, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_gaussian_parzen_matches_sklearn_kernel_density(d):
     # sklearn's tree algorithm is not exact far from the data even with its default
