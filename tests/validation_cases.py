@@ -90,6 +90,17 @@ case(
     resample_unused=True,
     encode_kwargs={"method": "fista", "max_iter": 50},
 )
+case(
+    sc.learn_dictionary_online,
+    X4,
+    3,
+    0.1,
+    4,
+    batch_size=2,
+    seed=0,
+    progress=False,
+    init=A_sc[:, :3],
+)
 case(sc.zca_whitening, X4, eps=0.1)
 
 # ----------------------------------------------------------------------------- autoencoders

@@ -36,8 +36,9 @@ from ._lasso import _ROUNDING
 # (numerically) in the span of the support: the sample is left to the fallback.
 _PIVOT = 1e-10
 
-# Samples per parallel task: each task allocates its work arrays once.
-_BLOCK = 64
+# Samples per parallel task: each task allocates its work arrays once; small enough that
+# a batch of a few hundred samples splits evenly over the threads.
+_BLOCK = 16
 
 
 # Reassociation lets LLVM vectorise the short dot products of the triangular solves (they
