@@ -7,11 +7,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HTML   := _build/html/index.html
 PORT   ?= 8000
+# The benchmarks' environment: the library and its peers (SPAMS), see requirements-bench.txt.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 # The colab-like environment the notebooks are tested in (see tools/colab_path.py).
 COLAB_VENV  := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed
 
-.PHONY: all install colab-env system-deps sync sync-sources book test test-lib test-workflows test-notebooks \
+.PHONY: all install colab-env bench-env system-deps sync sync-sources book test test-lib test-workflows test-notebooks \
 	test-book test-browser lint linkcheck bench serve clean
 
 all: book
@@ -33,6 +36,15 @@ $(COLAB_STAMP): requirements-colab.txt
 	touch $(COLAB_STAMP)
 
 colab-env: $(COLAB_STAMP)
+
+# The library with the peers of `make bench` (SPAMS), in an environment of their own.
+$(BENCH_STAMP): requirements.txt requirements-bench.txt pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -qq --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -qq -r requirements-bench.txt -e .
+	touch $(BENCH_STAMP)
+
+bench-env: $(BENCH_STAMP)
 
 # What the browser test needs from the system: Chromium, CJK and emoji fonts, fontconfig,
 # npm. Installs what is missing with apt-get (as root or with sudo), else says what to install.
@@ -114,9 +126,10 @@ linkcheck: install
 mutants: install
 	$(BIN)/python tools/mutants.py $(MUTANTS)
 
-# Every benchmarks/bench_*.py, each comparing the library with its peer in one process.
-bench: install
-	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+# Every benchmarks/bench_*.py, each comparing the library with its peers (scikit-learn,
+# SPAMS) in one process; they write benchmarks/results/*.json (then `make sync`).
+bench: bench-env
+	@set -e; for script in benchmarks/bench_*.py; do echo "== $$script"; $(BENCH_VENV)/bin/python $$script; done
 
 serve:
 	@test -f $(HTML) || { echo "no book yet: run make book first"; exit 1; }
@@ -124,4 +137,4 @@ serve:
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 clean:
-	rm -rf _build $(COLAB_VENV)
+	rm -rf _build $(COLAB_VENV) $(BENCH_VENV)

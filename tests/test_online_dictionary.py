@@ -60,13 +60,18 @@ def test_one_atom_step_is_the_exact_minimiser_over_the_unit_ball():
 
 
 def test_statistics_are_the_dense_products():
-    """H <- beta H + Z^T Z and Ct <- beta Ct + Z^T X, from the non-zeros only (1e-12)."""
+    """H <- beta H + Z^T Z and Ct <- beta Ct + Z^T X for both pairs, from the non-zeros only
+    (1e-12), and the batch loss equals SC2's objective (dense, ``objective``) to 1e-12."""
     rng = np.random.default_rng(1)
     H0, C0, Z, X = statistics(rng, 5, 9)
-    H, Ct = H0.copy(), np.ascontiguousarray(C0.T)
-    _accumulate(H, Ct, Z, X, 0.7)
+    A = rng.normal(size=(5, 9))
+    H, Ct, H2, Ct2 = H0.copy(), np.ascontiguousarray(C0.T), 2 * H0, 2 * np.ascontiguousarray(C0.T)
+    loss = _accumulate(H, Ct, H2, Ct2, Z, X, 0.7, np.ascontiguousarray(A.T), 0.3)
     np.testing.assert_allclose(H, 0.7 * H0 + Z.T @ Z, atol=1e-12)
     np.testing.assert_allclose(Ct, 0.7 * C0.T + Z.T @ X, atol=1e-12)
+    np.testing.assert_allclose(H2, 1.4 * H0 + Z.T @ Z, atol=1e-12)
+    np.testing.assert_allclose(Ct2, 1.4 * C0.T + Z.T @ X, atol=1e-12)
+    assert loss == pytest.approx(objective(X, A, Z, 0.3), rel=1e-12)
 
 
 def test_a_planted_dictionary_is_recovered():

@@ -157,6 +157,10 @@ def make_lane(number: int, wheel: Path) -> Lane:
                     "UNSUPERVISED_BOOK_GLUE": "1",
                     "OMP_NUM_THREADS": "1",
                     "MKL_NUM_THREADS": "1",
+                    "NUMBA_NUM_THREADS": "1",
+                    # numba's cache outside the installed library: pip's uninstall would
+                    # leave the cache files behind, and the directory would still import
+                    "NUMBA_CACHE_DIR": str(lane / "numba-cache"),
                     # debugpy (Colab's 1.8.15) warns at every start on Python 3.11 otherwise
                     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
                 },

@@ -42,26 +42,43 @@ def _update_atoms(At, H, Ct):
 
 
 @numba.njit(cache=True, nogil=True)
-def _accumulate(H, Ct, Z, X, beta):
-    """H <- beta H + Z^T Z and Ct <- beta Ct + Z^T X, in place, for sparse codes Z (m, p)
-    and samples X (m, d): one rank-one update per code over its non-zeros only."""
+def _accumulate(H, Ct, H_new, Ct_new, Z, X, beta, At, eta):
+    """For the batch's sparse codes Z (m, p) of the samples X (m, d) under the atoms At
+    (p, d): H <- beta H + Z^T Z and Ct <- beta Ct + Z^T X, in place, and the same for
+    (H_new, Ct_new); one rank-one update per code over its non-zeros only. Returns the
+    batch's L of SC2, sum_n ||x - A z||^2 + eta ||z||_1, from the same non-zeros."""
     p, d = Ct.shape
     for i in range(p):
         for j in range(p):
             H[i, j] *= beta
+            H_new[i, j] *= beta
         for j in range(d):
             Ct[i, j] *= beta
+            Ct_new[i, j] *= beta
     nz = np.empty(p, dtype=np.int64)
+    r = np.empty(d)
+    loss = 0.0
     for n in range(Z.shape[0]):
         k = 0
         for i in range(p):
             if Z[n, i] != 0.0:
                 nz[k] = i
                 k += 1
+        for j in range(d):
+            r[j] = X[n, j]
         for a in range(k):
             i = nz[a]
             zi = Z[n, i]
+            loss += eta * abs(zi)
             for b in range(k):
-                H[i, nz[b]] += zi * Z[n, nz[b]]
+                h = zi * Z[n, nz[b]]
+                H[i, nz[b]] += h
+                H_new[i, nz[b]] += h
             for j in range(d):
-                Ct[i, j] += zi * X[n, j]
+                c = zi * X[n, j]
+                Ct[i, j] += c
+                Ct_new[i, j] += c
+                r[j] -= zi * At[i, j]
+        for j in range(d):
+            loss += r[j] * r[j]
+    return loss

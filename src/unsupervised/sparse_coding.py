@@ -764,12 +764,11 @@ def _online_batches(X, A, eta, n_iter, m, rng, bar, start):
         Xb = X[order[pos : pos + m]]
         pos += m
         Zb, _ = _encode(Xb, At.T, eta, "l1", "lars")
-        hist["batch_loss"].append(_objective(Xb, At.T, Zb, eta, "l1") / m)
         # the weight of the past: theta samples' worth, at most two passes over X
         theta = min(t * m if t < m else m * m + t - m, 2 * N)
         beta = (theta + 1.0 - m) / (theta + 1.0)
-        _accumulate(H, Ct, Zb, Xb, beta)
-        _accumulate(H_new, Ct_new, Zb, Xb, beta)
+        loss = _accumulate(H, Ct, H_new, Ct_new, Zb, Xb, beta, At, eta)
+        hist["batch_loss"].append(loss / m)  # with the dictionary before the update
         _update_atoms(At, H, Ct)
         n_new = _resample_unused(At, H, Xb, rng)
         hist["nonzeros"].append(float(np.mean(np.count_nonzero(Zb, axis=1))))
