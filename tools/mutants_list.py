@@ -24,6 +24,8 @@ CHAPTERS = {
 # The library tests of each module (they must kill every mutant of the module).
 TESTS = {
     "sparse_coding.py": ["tests/test_sparse_coding.py", "tests/test_lasso.py"],
+    "_lars.py": ["tests/test_lars.py", "tests/test_lasso.py"],
+    "_dictionary.py": ["tests/test_online_dictionary.py"],
     "autoencoders.py": ["tests/test_autoencoders.py"],
     "density.py": ["tests/test_density.py"],
     "datasets.py": ["tests/test_datasets.py"],
@@ -117,6 +119,20 @@ MUTANTS = [
         "return eta / 2.0",
         "return eta",
         "sklearn's alpha = eta instead of eta/2",
+    ),
+    Mutant(
+        "SC6",
+        "_lars.py",
+        "_lars_rows(G, B, 0.5 * eta, tol, max_steps, kmax, Z, ok)",
+        "_lars_rows(G, B, eta, tol, max_steps, kmax, Z, ok)",
+        "LARS homotopy stopped at lambda = eta instead of eta / 2 (the codes of another SC6)",
+    ),
+    Mutant(
+        "SC7",
+        "_dictionary.py",
+        "u[i] = At[j, i] + u[i] / hjj",
+        "u[i] = u[i] / hjj",
+        "online dictionary step: the current atom left out of its own minimiser",
     ),
     Mutant(
         "SC7",
