@@ -17,6 +17,26 @@ def random_spd(rng, k, batch=(), ridge=0.5):
     return A @ np.swapaxes(A, -1, -2) + ridge * np.eye(k)
 
 
+# --------------------------------------------------------------------------- l1 codes
+
+
+def unit_atoms(rng, d, p):
+    """A random dictionary (d, p) with unit-norm atoms (columns)."""
+    A = rng.normal(size=(d, p))
+    return A / np.linalg.norm(A, axis=0)
+
+
+def kkt_violation(X, A, Z, eta):
+    """Largest violation of the l1 optimality conditions of SC6 (c = A^T (x - A z)):
+    c_i = (eta/2) sign(z_i) where z_i != 0, |c_i| <= eta/2 where z_i = 0."""
+    t = eta / 2
+    C = (X - Z @ A.T) @ A
+    on = Z != 0
+    return max(
+        np.abs(C - t * np.sign(Z))[on].max(initial=0.0), (np.abs(C) - t)[~on].max(initial=0.0)
+    )
+
+
 # --------------------------------------------------------------------------- exercise checkers
 
 

@@ -14,24 +14,9 @@ import pytest
 from scipy import optimize
 from sklearn.linear_model import Lasso
 
+from helpers import kkt_violation, unit_atoms
 from unsupervised.datasets import image_patches
 from unsupervised.sparse_coding import encode, objective
-
-
-def unit_atoms(rng, d, p):
-    A = rng.normal(size=(d, p))
-    return A / np.linalg.norm(A, axis=0)
-
-
-def kkt_violation(X, A, Z, eta):
-    """Largest violation of the l1 optimality conditions (c = A^T (x - A z)):
-    c_i = (eta/2) sign(z_i) where z_i != 0, |c_i| <= eta/2 where z_i = 0."""
-    t = eta / 2
-    C = (X - Z @ A.T) @ A
-    on = Z != 0
-    return max(
-        np.abs(C - t * np.sign(Z))[on].max(initial=0.0), (np.abs(C) - t)[~on].max(initial=0.0)
-    )
 
 
 def lasso_cd(X, A, eta):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
+from helpers import kkt_violation, unit_atoms
 from unsupervised.sparse_coding import encode, objective
 
 
@@ -18,22 +19,6 @@ def compiled():
     """The timed tests below guard against hangs, not compile time: numba compiles the
     homotopy (_lars.py) at its first call in a process (seconds; cached afterwards)."""
     encode(np.ones((1, 2)), np.eye(2), 0.1)
-
-
-def unit_atoms(rng, d, p):
-    A = rng.normal(size=(d, p))
-    return A / np.linalg.norm(A, axis=0)
-
-
-def kkt_violation(X, A, Z, eta):
-    """Largest absolute violation of the l1 optimality conditions (c = A^T (x - A z)):
-    c_i = (eta/2) sign(z_i) where z_i != 0, |c_i| <= eta/2 where z_i = 0."""
-    t = eta / 2
-    C = (X - Z @ A.T) @ A
-    on = Z != 0
-    return max(
-        np.abs(C - t * np.sign(Z))[on].max(initial=0.0), (np.abs(C) - t)[~on].max(initial=0.0)
-    )
 
 
 def basis_pursuit(A, x):
