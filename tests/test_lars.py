@@ -93,8 +93,8 @@ def test_the_samples_lars_cannot_finish_go_to_the_fallback_and_end_optimal():
     counts the samples it refined): an atom repeated (its second copy lies in the span of
     the support: a zero Cholesky pivot) and a step limit of 1 (every sample that needs a
     second atom). The codes are optimal in both cases. (A support of d atoms is not one:
-    then |c_j| / lam is constant for the atoms outside, so none enters; the "d atoms" case
-    shows the homotopy finishing such samples itself.)"""
+    while it is unchanged |c_j| / lam is constant for the atoms outside, so none enters
+    before a departure; the "d atoms" case shows the homotopy finishing such samples.)"""
     rng = np.random.default_rng(5)
     A, X = unit_atoms(rng, 6, 12), rng.normal(size=(30, 6))
     cases = {

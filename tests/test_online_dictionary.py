@@ -95,7 +95,7 @@ def test_a_planted_dictionary_is_recovered():
     assert objective(X, A, Z_A, 0.2) <= 1.01 * objective(X, D, encode(X, D, 0.2), 0.2)
 
 
-def test_online_learning_on_image_patches_beats_the_alternating_method_per_second():
+def test_online_learning_on_image_patches_beats_the_alternating_method_at_equal_encodings():
     """3,000 patches, 64 atoms, eta = 0.15: the atoms stay in the unit ball, Z is encode's
     exact codes of X under A, and 60 batches reach a lower L / N than 5 rounds of the
     alternating optimisation (each round re-encodes all 3,000 patches: 5 x 3,000 = 15,000
@@ -111,8 +111,8 @@ def test_online_learning_on_image_patches_beats_the_alternating_method_per_secon
 
 
 def test_same_seed_same_dictionary_and_passes_wrap_around():
-    """Deterministic for a seed; 25 batches of 100 over 1,000 samples make two and a half
-    passes (the permutation is redrawn, the statistics of the pass before are dropped)."""
+    """Deterministic for a seed, over 25 batches of 100 on 1,000 samples (two and a half
+    passes: the permutation is redrawn at each pass), and different for another seed."""
     X = image_patches(1000, seed=6)
     A1, _, h1 = learn_dictionary_online(X, 16, 0.15, 25, batch_size=100, seed=3)
     A2, _, h2 = learn_dictionary_online(X, 16, 0.15, 25, batch_size=100, seed=3)
@@ -120,6 +120,15 @@ def test_same_seed_same_dictionary_and_passes_wrap_around():
     np.testing.assert_array_equal(h1["batch_loss"], h2["batch_loss"])
     A3, _, _ = learn_dictionary_online(X, 16, 0.15, 25, batch_size=100, seed=4)
     assert not np.allclose(A1, A3)
+
+
+def test_a_starting_dictionary_is_projected_onto_the_unit_ball():
+    """Atoms of init longer than 1 are scaled into the ball first, so the documented
+    ||a_j|| <= 1 holds even for atoms no sample ever uses (here X = 0: none is updated)."""
+    X = np.zeros((8, 3))
+    init = 3.0 * np.eye(3)[:, :2]
+    A, _, _ = learn_dictionary_online(X, 2, 0.1, 3, batch_size=4, init=init)
+    np.testing.assert_allclose(np.linalg.norm(A, axis=0), 1.0)
 
 
 @pytest.mark.parametrize(

@@ -9,18 +9,21 @@ The homotopy follows the minimiser z(lam) of the same problem with t replaced by
 lam_0 = max_i |b_i| (where z = 0) down to lam = t. Between two events the support S and the
 signs s are fixed and z_S(lam) = G_SS^{-1} (b_S - lam s_S) is linear in lam: lowering lam by
 g moves z_S by g w (w = G_SS^{-1} s_S) and c by -g a (a = G_{:,S} w; a_S = s_S, so the
-support keeps |c_i| = lam - g). (Once S holds d atoms that span R^d, c outside S is
-proportional to lam and no atom enters again.) The next event is the smallest g > 0 at which
+support keeps |c_i| = lam - g). (While S holds d atoms that span R^d, c outside S is
+proportional to lam, so the next event is a departure or the end; after a departure atoms
+may enter again.) The next event is the smallest g > 0 at which
 1. an atom j outside S reaches |c_j - g a_j| = lam - g (it enters S with the sign of c_j), or
 2. a coordinate of z_S reaches 0 (it leaves S: the lasso modification of LARS), or
 3. lam - g = t (the end).
-G_SS is kept as its Cholesky factor, updated by one row per entering atom and refactored
-when an atom leaves, so a step costs O(p |S|) and a sample about p |S|^2 / 2 multiply-adds.
+G_SS is kept as its Cholesky factor, extended by one row per entering atom and downdated
+by Givens rotations when an atom leaves (O(|S|^2) each), so a step costs O(p |S|) and a
+sample about p |S|^2 / 2 multiply-adds.
 
 At the end z_S is solved afresh from the factor, and the optimality conditions are checked
-in full: a sample that fails them (an atom whose column is in the span of the support, the
-step limit, rounding) is reported so that ``encode`` finishes it with the
-feature-sign solver (``_lasso._active_set``), warm-started at this code.
+in full (off the support to tol * t, on it to 1e-8 t, neither below the rounding of c): a
+sample that fails them (an atom whose column is in the span of the support, the step
+limit, rounding) is reported so that ``encode`` finishes it with the feature-sign solver
+(``_lasso._active_set``), warm-started at this code.
 
 Private: ``sparse_coding.encode`` validates the arguments and calls ``_lars``.
 """

@@ -575,8 +575,10 @@ def learn_dictionary(
     encode_kwargs : dict or None, options of ``encode`` for the encodings: "method",
         "max_iter", "tol" (checked as ``encode`` checks them)
 
-    Each encoding starts from the previous codes (warm start); a sample keeps its previous
-    code if, by rounding, the new one is not better, and the dictionary is updated only if
+    Each encoding is given the previous codes as a start (``encode``'s ``init``: a warm
+    start for "active_set", "ista" and "fista"; the default l1 method, "lars", solves from
+    z = 0 and does not use it); a sample keeps its previous code if the new one is not
+    better, and the dictionary is updated only if
     the update does not raise J. Without resampling J therefore never increases.
 
     Returns
@@ -705,7 +707,8 @@ def learn_dictionary_online(
         of X drawn without replacement, scaled to unit norm, as in ``learn_dictionary``), the
         permutations and the resampled atoms
     progress : bool, show a tqdm progress bar
-    init : array (d, p) or None, a starting dictionary instead of the random one
+    init : array (d, p) or None, a starting dictionary instead of the random one (atoms
+        longer than 1 are scaled to norm 1)
 
     Returns
     -------
@@ -727,7 +730,10 @@ def learn_dictionary_online(
     rng = np.random.default_rng(seed)
     if init is not None:
         _check_shape(init, "init", d, n_atoms, why="d x n_atoms, atoms as columns")
-    A = _initial_dictionary(X, n_atoms, rng) if init is None else init.copy()
+    if init is None:
+        A = _initial_dictionary(X, n_atoms, rng)
+    else:  # into the unit ball: atoms no code uses are never updated
+        A = init / np.maximum(np.linalg.norm(init, axis=0), 1.0)
     bar = None
     if progress:
         from tqdm.auto import tqdm
