@@ -122,6 +122,19 @@ def test_same_seed_same_dictionary_and_passes_wrap_around():
     assert not np.allclose(A1, A3)
 
 
+def test_an_atom_no_code_uses_is_replaced_by_a_sample_of_the_batch():
+    """A zero atom in init is never used by a code (H_jj = 0): after the first batch it is
+    a unit-norm sample of that batch (the history counts it), and never again."""
+    X = image_patches(400, seed=9)
+    init = X[:4].T / np.linalg.norm(X[:4], axis=1)
+    init[:, 2] = 0.0
+    A, _, hist = learn_dictionary_online(X, 4, 0.15, 5, batch_size=100, seed=1, init=init)
+    assert hist["resampled"].tolist() == [1, 0, 0, 0, 0]
+    A1, _, _ = learn_dictionary_online(X, 4, 0.15, 1, batch_size=100, seed=1, init=init)
+    rows = X / np.linalg.norm(X, axis=1, keepdims=True)
+    assert np.isclose(np.abs(rows @ A1[:, 2]).max(), 1.0, atol=1e-12)  # one of the samples
+
+
 def test_a_starting_dictionary_is_projected_onto_the_unit_ball():
     """Atoms of init longer than 1 are scaled into the ball first, so the documented
     ||a_j|| <= 1 holds even for atoms no sample ever uses (here X = 0: none is updated)."""
