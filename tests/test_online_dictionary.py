@@ -11,6 +11,7 @@ import pytest
 from unsupervised._dictionary import _accumulate, _update_atoms
 from unsupervised.datasets import image_patches
 from unsupervised.sparse_coding import (
+    _forgetting,
     encode,
     learn_dictionary,
     learn_dictionary_online,
@@ -72,6 +73,39 @@ def test_statistics_are_the_dense_products():
     np.testing.assert_allclose(H2, 1.4 * H0 + Z.T @ Z, atol=1e-12)
     np.testing.assert_allclose(Ct2, 1.4 * C0.T + Z.T @ X, atol=1e-12)
     assert loss == pytest.approx(objective(X, A, Z, 0.3), rel=1e-12)
+
+
+def test_the_memory_of_the_statistics_is_two_passes():
+    """Weights of the batches in H after t batches: each batch enters with weight 1 and is
+    multiplied by every later beta. With N = 2,000 and m = 100 the total weight (in samples)
+    settles at 2 N + 1 = 4,001 (the geometric series m / (1 - beta) with the capped beta),
+    not growing without bound as without the cap, and the first batch's weight decays."""
+    m, N = 100, 2000
+    total, first = 0.0, None
+    for t in range(1, 3001):
+        beta = _forgetting(t, m, N)
+        total = beta * total + m
+        first = m if t == 1 else beta * first
+    assert total == pytest.approx(2 * N + 1, rel=1e-9)
+    assert first < 1e-30
+
+
+def test_one_batch_of_all_samples_is_one_block_pass_on_their_statistics():
+    """n_iter = 1 with batch_size = N: the result is one pass of the per-atom minimiser
+    (written out as in the first test) on H = Z^T Z and C = X^T Z of the codes under the
+    starting dictionary, i.e. the statistics of this batch, not of none or of an older one."""
+    X = image_patches(500, seed=10)
+    A0 = X[:12].T / np.linalg.norm(X[:12], axis=1)
+    Z0 = encode(X, A0, 0.15)
+    assert np.all(np.any(Z0 != 0, axis=0))  # every atom used: no resampling
+    H, C = Z0.T @ Z0, X.T @ Z0
+    expected = A0.copy()
+    for j in range(12):
+        others = [k for k in range(12) if k != j]
+        v = (C[:, j] - expected[:, others] @ H[others, j]) / H[j, j]
+        expected[:, j] = v / max(np.linalg.norm(v), 1.0)
+    A1, _, _ = learn_dictionary_online(X, 12, 0.15, 1, batch_size=500, init=A0)
+    np.testing.assert_allclose(A1, expected, atol=1e-10)
 
 
 def test_a_planted_dictionary_is_recovered():

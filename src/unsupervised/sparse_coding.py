@@ -770,10 +770,7 @@ def _online_batches(X, A, eta, n_iter, m, rng, bar, start):
         Xb = X[order[pos : pos + m]]
         pos += m
         Zb, _ = _encode(Xb, At.T, eta, "l1", "lars")
-        # the weight of the past: theta samples' worth, at most two passes over X
-        theta = min(t * m if t < m else m * m + t - m, 2 * N)
-        beta = (theta + 1.0 - m) / (theta + 1.0)
-        loss = _accumulate(H, Ct, H_new, Ct_new, Zb, Xb, beta, At, eta)
+        loss = _accumulate(H, Ct, H_new, Ct_new, Zb, Xb, _forgetting(t, m, N), At, eta)
         hist["batch_loss"].append(loss / m)  # with the dictionary before the update
         _update_atoms(At, H, Ct)
         n_new = _resample_unused(At, H, Xb, rng)
@@ -783,6 +780,16 @@ def _online_batches(X, A, eta, n_iter, m, rng, bar, start):
         if bar is not None:
             bar.update(1)
     return At.T.copy(), hist
+
+
+def _forgetting(t, m, N):
+    """beta_t of ``learn_dictionary_online`` (step 2): the weight of the past statistics at
+    batch t (1, 2, ...) of m samples out of N. The past counts as theta samples, theta =
+    t m early on, then m^2 + t - m (Mairal et al. 2010), at most 2 N (two passes, as in
+    SPAMS's trainDL): beta = (theta + 1 - m) / (theta + 1), so that in the long run the
+    weights of all batches so far add up to 2 N + 1 samples' worth."""
+    theta = min(t * m if t < m else m * m + t - m, 2 * N)
+    return (theta + 1.0 - m) / (theta + 1.0)
 
 
 def _initial_dictionary(X, n_atoms, rng):
