@@ -44,8 +44,9 @@ _PIVOT = 1e-10
 _BLOCK = 16
 
 
-# Reassociation lets LLVM vectorise the short dot products of the triangular solves (they
-# change in the last bits only); no other fast-math assumption is made.
+# Reassociation (and fused multiply-adds) let LLVM vectorise the short dot products of the
+# triangular solves; results change in the last bits only. No other fast-math assumption
+# (no NaN/inf assumptions) is made.
 _FAST = {"reassoc", "contract"}
 
 

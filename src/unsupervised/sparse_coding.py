@@ -681,9 +681,10 @@ def learn_dictionary_online(
     2. the sufficient statistics of all batches so far, H <- beta_t H + Z_t^T Z_t (p, p)
        and C <- beta_t C + X_t^T Z_t (d, p): sum_n ||x - A z||^2 over the samples seen, with
        their codes fixed, is tr(A^T A H) - 2 tr(A^T C) + const (the surrogate of SC7);
-       beta_t = (theta + 1 - m) / (theta + 1), theta = t m if t < m else m^2 + t - m
-       (m = batch_size) lets the first, poorly coded batches fade (Mairal et al. 2010,
-       section 3.4.3);
+       the weight beta_t of the past (``_forgetting``: Mairal et al. 2010's, with the
+       memory capped at two passes over X) lets the first, poorly coded batches fade, and
+       when a new pass over X begins the statistics of the pass before the previous one
+       are dropped (as SPAMS's trainDL does);
     3. one pass of block-coordinate descent on the surrogate, atom by atom (their
        Algorithm 2): a_j <- a_j + (c_j - A h_j) / H_jj, then a_j <- a_j / max(||a_j||, 1),
        the exact minimiser over a_j in the unit ball with the other atoms fixed. An atom
@@ -728,30 +729,27 @@ def learn_dictionary_online(
         if not math.isfinite(float(np.sum(X * X))):
             raise ValueError("X must be of moderate size: sum_n ||x^(n)||^2 overflows; rescale X")
     rng = np.random.default_rng(seed)
-    if init is not None:
-        _check_shape(init, "init", d, n_atoms, why="d x n_atoms, atoms as columns")
     if init is None:
         A = _initial_dictionary(X, n_atoms, rng)
     else:  # into the unit ball: atoms no code uses are never updated
+        _check_shape(init, "init", d, n_atoms, why="d x n_atoms, atoms as columns")
         A = init / np.maximum(np.linalg.norm(init, axis=0), 1.0)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_iter, desc="learn_dictionary_online")
-    start = time.perf_counter()
-    m = batch_size
     # BLAS on one thread: its spinning threads and numba's (the encoder) would take turns
     # on the cores at every batch (measured: 16 ms per batch instead of 7)
     with threadpool_limits(limits=1, user_api="blas"):
-        A, hist = _online_batches(X, A, eta, n_iter, m, rng, bar, start)
+        A, hist = _online_batches(X, A, eta, n_iter, batch_size, rng, bar)
     if bar is not None:
         bar.close()
     Z, _ = _encode(X, A, eta, "l1", "lars")
     return A, Z, {k: np.asarray(v) for k, v in hist.items()}
 
 
-def _online_batches(X, A, eta, n_iter, m, rng, bar, start):
+def _online_batches(X, A, eta, n_iter, m, rng, bar):
     """The loop of ``learn_dictionary_online`` (steps 1-3 of its docstring). The atoms are
     kept as the rows of At = A^T and C as Ct = C^T, so the update reads them contiguously.
     (H, Ct) hold the statistics of this pass over X and of the previous one, (H_new, Ct_new)
@@ -762,6 +760,7 @@ def _online_batches(X, A, eta, n_iter, m, rng, bar, start):
     H, Ct, H_new, Ct_new = np.zeros((p, p)), np.zeros((p, d)), np.zeros((p, p)), np.zeros((p, d))
     order, pos = rng.permutation(N), 0
     hist = {k: [] for k in ("batch_loss", "nonzeros", "resampled", "seconds")}
+    start = time.perf_counter()
     for t in range(1, n_iter + 1):
         if pos + m > N:  # a new pass
             order, pos = rng.permutation(N), 0
